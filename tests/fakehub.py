@@ -46,8 +46,7 @@ SORTS = frozenset({"createdAt", "downloads", "likes", "lastModified", "trendingS
 DATE_SORTS = frozenset({"createdAt", "lastModified"})
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
 FAULT_KINDS = frozenset(
-    {"429", "429_retry_after", "429_bare", "500", "502", "503", "reset", "slow", "truncated",
-     "invalid_json"}
+    "429 429_retry_after 429_bare 500 502 503 reset slow truncated invalid_json".split()
 )
 RATE_LIMIT_MODES = frozenset({"headers", "retry_after", "bare"})
 LEGACY_CREATED_AT = "2022-03-02T23:29:04.000Z"  # createdAt of every repo older than the field
@@ -129,8 +128,8 @@ def _sort_value(item: dict, sort: str | None) -> float | None:
     value = item.get(sort)
     if sort in DATE_SORTS:
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except (AttributeError, ValueError):
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+        except ValueError:
             return None
     return value if _is_number(value) else None
 
@@ -189,7 +188,7 @@ def _parents(item: dict) -> tuple[list[str], str | None]:
     for tag in _tags(item):
         if not isinstance(tag, str) or not tag.startswith("base_model:"):
             continue
-        rest = tag[len("base_model:"):]
+        rest = tag[len("base_model:") :]
         head, _, tail = rest.partition(":")
         if head in RELATIONS and tail:
             relation = relation or head
@@ -212,6 +211,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real Hub
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid a 40 ms stall
     server_version = "FakeHub"
     sys_version = ""
     timeout = 30
@@ -292,7 +292,7 @@ class FakeHub:
             self._server = _Server(("127.0.0.1", 0), _Handler)
             self._server.hub = self
             self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
             )
             self._thread.start()
         return self
@@ -344,8 +344,8 @@ class FakeHub:
 
         ``_id``, ``sha`` and ``createdAt`` (one hour apart per added repo, from 2024-01-01) are
         generated deterministically when not given; ``lastModified`` defaults to ``createdAt``.
-        A counter or field given as None is omitted. ``extra`` raw fields are stored verbatim
-        (and override the others), garbage included.
+        A counter or field given as None is omitted. ``extra`` fields (Hub names, or the
+        snake_case names of ``set``) are stored verbatim, garbage included, overriding the rest.
         """
         if repo_id.count("/") != 1 or not all(repo_id.split("/")):
             raise ValueError(f"repo id must be 'org/name': {repo_id!r}")
@@ -377,7 +377,7 @@ class FakeHub:
                 "sha": hashlib.sha1(f"{repo_id}:{n}".encode()).hexdigest(),
             }
             item = {key: value for key, value in item.items() if value is not None}
-            item.update(extra)
+            item.update({_HUB_NAMES.get(key, key): value for key, value in extra.items()})
             self._items[repo_id] = item
             self._redirects.pop(repo_id, None)
             self._order_cache.clear()
@@ -524,7 +524,7 @@ class FakeHub:
             if method == "GET" and path == "/api/models":
                 return self._list_models(params)
             if method == "GET" and path.startswith("/api/models/"):
-                repo_id = path[len("/api/models/"):]
+                repo_id = path[len("/api/models/") :]
                 if repo_id.count("/") == 1 and all(repo_id.split("/")):
                     return self._model_info(repo_id, params)
             return _error(404, "Not Found")
@@ -581,7 +581,8 @@ class FakeHub:
             response = _json_response(200, [self._render(i, expand) for i in page], is_page=True)
         if more and last is not None:
             next_cursor = _encode_cursor(_sort_value(last, sort), last["_id"])
-            query = urlencode([(k, v) for k, v in params if k != "cursor"] + [("cursor", next_cursor)])
+            kept = [(k, v) for k, v in params if k != "cursor"]
+            query = urlencode([*kept, ("cursor", next_cursor)])
             response.headers.append(("Link", f'<{self.url}/api/models?{query}>; rel="next"'))
         return response
 
@@ -605,7 +606,7 @@ class FakeHub:
         )
 
     def _ordered(self, sort: str | None) -> tuple[list[tuple], list[dict]]:
-        """All items in listing order for ``sort``, with their order keys (cached until a change)."""
+        """All items in listing order for ``sort`` and their order keys (cached until a change)."""
         if sort not in self._order_cache:
             entries = sorted(
                 ((_order_key(_sort_value(i, sort), i["_id"]), i) for i in self._items.values()),
