@@ -1,0 +1,37 @@
+# Every target bootstraps what it needs: a .venv with the project and its dev tools.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint fmt example bench reliability clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP) ## snapshot the qwen family into ./warehouse.duckdb and print the trend
+	$(BIN)/collector snapshot --family qwen
+	$(BIN)/collector report --family qwen
+
+test: $(STAMP) ## run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check collector tests bench
+	$(BIN)/ruff format --check collector tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format collector tests bench
+	$(BIN)/ruff check --fix collector tests bench
+
+example: $(STAMP) ## rebuild warehouse.duckdb.example (simulated data)
+	$(BIN)/python -m collector.example warehouse.duckdb.example
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,135 @@
+"""Adoption claims ("700M+ downloads", "180,000 derivatives"): parsing and verifying.
+
+A claim is a threshold on one metric the Hub measures. Its verdict says whether the
+warehouse shows the metric at or above the threshold on the date asked, for a stated
+scope, with the first snapshot date at which it was reached.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from collector.errors import UsageError
+from collector.reports import check_family
+
+MEASURABLE = (
+    "downloads (all-time), monthly downloads (last 30 days), derivatives, models, likes; "
+    'e.g. "700M+ downloads", "50M monthly downloads", "180,000 derivatives", "400 models"'
+)
+_SCALE = {
+    "k": 10**3, "thousand": 10**3,
+    "m": 10**6, "mn": 10**6, "million": 10**6, "millions": 10**6,
+    "b": 10**9, "bn": 10**9, "billion": 10**9, "billions": 10**9,
+}
+_LEAD = r"(?:(?:over|more\s+than|above|at\s+least|passed|surpassed|exceeds?|exceeded|reached|hit|>=?|~|about|nearly|almost)\s*)?"
+_NUMBER = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+_UNIT = r"\s*(?P<unit>k|m|mn|b|bn|thousand|millions?|billions?)?\b"
+_METRICS = [
+    (r"monthly\s+downloads|downloads\s+(?:per|a|/)\s*month|downloads\s+in\s+the\s+last\s+30\s+days|30[- ]day\s+downloads", "downloads_30d"),
+    (r"(?:total\s+|all[- ]time\s+|cumulative\s+)?downloads", "downloads_all_time"),
+    (r"derivatives?(?:\s+models?)?|derivative\s+(?:models?|repos?)|derived\s+models?", "derivatives"),
+    (r"(?:official\s+)?(?:models?|repos?|checkpoints?)", "models"),
+    (r"likes?", "likes"),
+]
+_CLAIM_RE = re.compile(
+    rf"^\s*{_LEAD}{_NUMBER}{_UNIT}\s*(?P<plus>\+)?\s*(?P<metric>.+?)\s*$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A parsed claim: metric >= threshold."""
+
+    text: str
+    metric: str
+    threshold: int
+
+
+def parse_claim(text: str) -> Claim:
+    """Parse a claim, or raise UsageError saying what can be verified."""
+    m = _CLAIM_RE.match(text or "")
+    if not m:
+        raise UsageError(f"cannot parse claim {text!r}; claims that can be verified: {MEASURABLE}")
+    number = float(m.group("num").replace(",", ""))
+    unit = (m.group("unit") or "").lower()
+    threshold = number * _SCALE.get(unit, 1)
+    if threshold != int(threshold) or threshold <= 0 or threshold >= 2**62:
+        raise UsageError(f"claim {text!r}: threshold must be a positive whole number")
+    words = " ".join(m.group("metric").lower().split())
+    for pattern, metric in _METRICS:
+        if re.fullmatch(pattern, words):
+            return Claim(text.strip(), metric, int(threshold))
+    raise UsageError(
+        f"claim {text!r}: the Hub does not measure {words!r}; claims that can be verified: "
+        f"{MEASURABLE}"
+    )
+
+
+# metric -> (family-scope column, official-scope column) in family_daily
+_COLUMNS = {
+    "downloads_all_time": ("downloads_all_time", "official_downloads_all_time"),
+    "downloads_30d": ("downloads_30d", "official_downloads_30d"),
+    "likes": ("likes", "official_likes"),
+    "derivatives": ("repos - official_repos", None),
+    "models": ("official_repos", "official_repos"),
+}
+# Metrics that count repos of one role have that role as their scope.
+_FIXED_SCOPE = {"derivatives": "derivative", "models": "official"}
+
+
+def verify(
+    con: duckdb.DuckDBPyConnection,
+    claim: Claim,
+    family: str,
+    as_of: date | None = None,
+    scope: str = "family",
+) -> dict[str, Any]:
+    """Check a claim against the family's daily series up to `as_of`."""
+    check_family(con, family)
+    fam_col, off_col = _COLUMNS[claim.metric]
+    scope_used = _FIXED_SCOPE.get(claim.metric, scope)
+    col = off_col if scope_used == "official" else fam_col
+    rows = con.execute(
+        f"""SELECT date, {col} AS value, {fam_col} AS family_value,
+                   {off_col or '0'} AS official_value
+            FROM family_daily WHERE family = ? AND (? IS NULL OR date <= ?) ORDER BY date""",
+        [family, as_of, as_of],
+    ).fetchall()
+    result: dict[str, Any] = {
+        "claim": claim.text,
+        "family": family,
+        "metric": claim.metric,
+        "threshold": claim.threshold,
+        "scope": scope_used,
+        "as_of": as_of.isoformat() if as_of else None,
+        "snapshot_date": None,
+        "measured": None,
+        "verdict": "insufficient_data",
+        "first_reached": None,
+        "breakdown": None,
+        "snapshots": len(rows),
+    }
+    if not rows:
+        return result
+    last_date, value, fam_value, off_value = rows[-1]
+    reached = next((d for d, v, _, _ in rows if v is not None and v >= claim.threshold), None)
+    if claim.metric == "derivatives":
+        breakdown = {"official": None, "derivative": int(fam_value)}
+    elif claim.metric == "models":
+        breakdown = {"official": int(off_value), "derivative": None}
+    else:
+        breakdown = {"official": int(off_value), "derivative": int(fam_value - off_value)}
+    result.update(
+        as_of=(as_of or last_date).isoformat(),
+        snapshot_date=last_date.isoformat(),
+        measured=int(value),
+        verdict="supported" if value >= claim.threshold else "not_supported",
+        first_reached=reached.isoformat() if reached else None,
+        breakdown=breakdown,
+    )
+    return result

@@ -1,0 +1,56 @@
+"""Date options: `2026-01-13`, `2026-01`, `last-month`, `this-month`, `30d`, `today`."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from collector.errors import UsageError
+
+_DAYS_RE = re.compile(r"^(\d{1,5})d$")
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _month_end(year: int, month: int) -> date:
+    first_next = date(year + (month == 12), month % 12 + 1, 1)
+    return first_next - timedelta(days=1)
+
+
+def parse_range_bound(text: str, *, end: bool, today: date) -> date:
+    """One bound of a range; a month means its first day as a start, its last as an end."""
+    value = text.strip().lower()
+    if value == "today":
+        return today
+    if value in ("this-month", "last-month"):
+        year, month = today.year, today.month
+        if value == "last-month":
+            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        return _month_end(year, month) if end else date(year, month, 1)
+    m = _DAYS_RE.match(value)
+    if m:
+        return today - timedelta(days=int(m.group(1)))
+    m = _MONTH_RE.match(value)
+    if m:
+        year, month = int(m.group(1)), int(m.group(2))
+        if not 1 <= month <= 12:
+            raise UsageError(f"bad date {text!r}: month must be 01-12")
+        return _month_end(year, month) if end else date(year, month, 1)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"bad date {text!r}; use YYYY-MM-DD, YYYY-MM, this-month, last-month, today or Nd"
+        ) from None
+
+
+def parse_range(
+    since: str | None, until: str | None, *, today: date
+) -> tuple[date | None, date | None]:
+    """A (since, until) pair; `this-month`/`last-month`/`YYYY-MM` as --since cover the month."""
+    start = parse_range_bound(since, end=False, today=today) if since else None
+    stop = parse_range_bound(until, end=True, today=today) if until else None
+    if since and not until and since.strip().lower() in ("last-month",):
+        stop = parse_range_bound(since, end=True, today=today)
+    if start and stop and start > stop:
+        raise UsageError(f"--since {start.isoformat()} is after --until {stop.isoformat()}")
+    return start, stop

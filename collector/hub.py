@@ -1,0 +1,244 @@
+"""Talking to the Hub: paged model listings through huggingface_hub, paced and retried.
+
+huggingface_hub does every request (its session, headers, token and error types). We
+drive the paging ourselves, one `http_backoff(..., max_retries=0)` call per attempt,
+because a snapshot must count its requests and retries, read the rate-limit headers to
+slow down *before* the quota runs out, and be able to resume from a page's next URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx2
+from huggingface_hub.utils import (
+    HfHubHTTPError,
+    build_hf_headers,
+    http_backoff,
+    parse_ratelimit_headers,
+)
+
+from collector.errors import CollectorError, HubUnreachable
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+# Exactly the listing fields a snapshot needs (the Hub returns only these, plus `id`).
+EXPAND = (
+    "author",
+    "downloads",
+    "downloadsAllTime",
+    "likes",
+    "createdAt",
+    "lastModified",
+    "tags",
+    "pipeline_tag",
+    "library_name",
+)
+PAGE_SIZE = 1000
+RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+
+
+class HubError(CollectorError):
+    """The Hub refused a request, or kept failing it after every retry."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def endpoint_from_env() -> str:
+    """The Hub endpoint in force: $HF_ENDPOINT, else huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+@dataclass
+class HubStats:
+    """What a snapshot cost: requests (every attempt), retries, 429s, bytes received."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    paced_seconds: float = 0.0
+    bytes: int = 0
+    quota: int | None = None
+    window: int | None = None
+
+
+@dataclass
+class Page:
+    """One page of a listing and the URL of the next one (None on the last page)."""
+
+    items: list[Any]
+    next_url: str | None
+
+
+@dataclass
+class HubClient:
+    """A paced, retrying reader of the Hub's model listings."""
+
+    endpoint: str = field(default_factory=endpoint_from_env)
+    token: str | bool | None = None
+    page_size: int = PAGE_SIZE
+    max_retries: int = 6
+    retry_wait: float = field(
+        default_factory=lambda: float(os.environ.get("COLLECTOR_RETRY_WAIT", "1"))
+    )
+    max_wait: float = 60.0
+    timeout: float = field(
+        default_factory=lambda: float(os.environ.get("COLLECTOR_HTTP_TIMEOUT", "30"))
+    )
+    sleep: Callable[[float], None] = time.sleep
+    stats: HubStats = field(default_factory=HubStats)
+
+    def __post_init__(self) -> None:
+        self.endpoint = self.endpoint.rstrip("/")
+        self._headers = build_hf_headers(token=self.token)
+
+    @property
+    def authenticated(self) -> bool:
+        return "authorization" in {k.lower() for k in self._headers}
+
+    def listing_params(self, **query: str | list[str]) -> list[tuple[str, str]]:
+        """Query parameters of a model listing that asks for exactly our fields."""
+        params: list[tuple[str, str]] = []
+        for key, value in query.items():
+            for v in [value] if isinstance(value, str) else value:
+                params.append((key, v))
+        params += [("expand", f) for f in EXPAND]
+        params += [("sort", "createdAt"), ("limit", str(self.page_size))]
+        return params
+
+    def pages(self, params: list[tuple[str, str]], start_url: str | None = None) -> Iterator[Page]:
+        """Every page of `GET /api/models` with these params, following `Link: rel="next"`.
+
+        `start_url` resumes a listing at a next-page URL saved from an earlier page.
+        """
+        url = start_url or f"{self.endpoint}/api/models"
+        first_params: list[tuple[str, str]] | None = None if start_url else params
+        while True:
+            response, body = self._get(url, first_params)
+            if not isinstance(body, list):
+                raise HubError(f"unexpected listing from {self.endpoint}: not a JSON list")
+            next_url = response.links.get("next", {}).get("url")
+            yield Page(body, next_url)
+            if not next_url:
+                return
+            url, first_params = next_url, None
+
+    def model(self, repo_id: str) -> Any | None:
+        """`GET /api/models/{repo_id}` with our fields, or None when the repo does not exist."""
+        url = f"{self.endpoint}/api/models/{quote(repo_id, safe='/')}"
+        try:
+            return self._get(url, [("expand", f) for f in EXPAND])[1]
+        except HubError as exc:
+            if exc.status in (401, 404):
+                return None
+            raise
+
+    # -- one request, paced and retried -------------------------------------------------
+    def _get(self, url: str, params: list[tuple[str, str]] | None) -> tuple[httpx2.Response, Any]:
+        """One GET, retried on 408/429/5xx, network errors and unreadable JSON bodies."""
+        wait = self.retry_wait
+        for attempt in range(self.max_retries + 1):
+            self.stats.requests += 1
+            if attempt:
+                self.stats.retries += 1
+            delay: float | None = None
+            try:
+                response = http_backoff(
+                    "GET",
+                    url,
+                    params=params,
+                    headers=self._headers,
+                    timeout=self.timeout,
+                    max_retries=0,
+                    follow_redirects=True,
+                )
+                self.stats.bytes += len(response.content)
+                if response.status_code < 400:
+                    self._pace(response)
+                    try:
+                        return response, json.loads(response.content)
+                    except ValueError:
+                        error = f"invalid JSON ({len(response.content)} bytes)"
+                else:
+                    error = f"HTTP {response.status_code}"
+                    if response.status_code not in RETRY_STATUSES:
+                        raise HubError(
+                            f"{error} from {self.endpoint} for {_path(url)}",
+                            status=response.status_code,
+                        )
+                    delay = self._retry_delay(response)
+            except HfHubHTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else None
+                error = f"HTTP {status}"
+                if exc.response is not None:
+                    self.stats.bytes += len(exc.response.content)
+                if status not in RETRY_STATUSES:
+                    raise HubError(
+                        f"{error} from {self.endpoint} for {_path(url)}", status=status
+                    ) from None
+                if exc.response is not None:
+                    delay = self._retry_delay(exc.response)
+            except httpx2.ConnectError as exc:
+                if self.stats.requests == 1:
+                    raise HubUnreachable(_unreachable(self.endpoint, exc)) from None
+                error = f"connection failed ({_reason(exc)})"
+            except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
+                error = f"network error ({_reason(exc)})"
+            if attempt == self.max_retries:
+                break
+            if delay is None:
+                delay = wait
+                wait = min(self.max_wait, wait * 2)
+            self.sleep(delay)
+        if error.startswith("connection failed"):
+            raise HubUnreachable(_unreachable(self.endpoint, None))
+        raise HubError(
+            f"{error} from {self.endpoint} for {_path(url)} after {self.max_retries + 1} attempts"
+        )
+
+    def _retry_delay(self, response: httpx2.Response) -> float | None:
+        if response.status_code != 429:
+            return None
+        self.stats.rate_limited += 1
+        info = parse_ratelimit_headers(response.headers)
+        if info is not None and info.remaining == 0:
+            return float(info.reset_in_seconds) + 0.5
+        retry_after = response.headers.get("retry-after", "")
+        if retry_after.strip().isdigit():
+            return float(retry_after) + 0.5
+        return None  # a bare 429: exponential backoff
+
+    def _pace(self, response: httpx2.Response) -> None:
+        """Wait for the window to reset when this response used the last request of it."""
+        info = parse_ratelimit_headers(response.headers)
+        if info is None:
+            return
+        if info.limit:
+            self.stats.quota = info.limit
+            self.stats.window = info.window_seconds
+        if info.remaining <= 0 and info.reset_in_seconds > 0:
+            delay = float(info.reset_in_seconds) + 0.5
+            self.stats.paced_seconds += delay
+            self.sleep(delay)
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:120]
+
+
+def _unreachable(endpoint: str, exc: BaseException | None) -> str:
+    why = f": {_reason(exc)}" if exc else ""
+    source = "HF_ENDPOINT" if os.environ.get("HF_ENDPOINT") else "the default; set HF_ENDPOINT"
+    return f"cannot reach the Hub at {endpoint} ({source} to change it){why}"

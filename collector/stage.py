@@ -1,0 +1,157 @@
+"""The staging area of one snapshot: what the Hub returned, before it reaches the warehouse.
+
+Pages are appended in batches to an in-memory DuckDB (never row by row), and each family's
+membership is then computed in SQL: official repos, then breadth-first along base_model
+edges, each repo at its smallest depth, so cycles and repos with several official
+ancestors are counted once. Nothing here touches the warehouse, so a snapshot holds the
+warehouse's write lock only for its final commit.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from collector.families import Family
+from collector.items import RepoRecord
+
+ITEM_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("hub_id", pa.string()),
+        ("repo_id", pa.string()),
+        ("author", pa.string()),
+        ("created_at", pa.timestamp("us")),
+        ("last_modified", pa.timestamp("us")),
+        ("pipeline_tag", pa.string()),
+        ("library_name", pa.string()),
+        ("downloads_30d", pa.int64()),
+        ("downloads_all_time", pa.int64()),
+        ("likes", pa.int64()),
+    ]
+)
+EDGE_SCHEMA = pa.schema(
+    [("seq", pa.int64()), ("child_id", pa.string()), ("parent_id", pa.string()),
+     ("relation", pa.string())]
+)
+
+
+class Stage:
+    """Records of one snapshot, de-duplicated by repo (the Hub `_id`, else the id)."""
+
+    def __init__(self) -> None:
+        self.db = duckdb.connect(":memory:")
+        self.db.register("_empty_items", ITEM_SCHEMA.empty_table())
+        self.db.register("_empty_edges", EDGE_SCHEMA.empty_table())
+        self.db.execute("CREATE TABLE raw_items AS SELECT * FROM _empty_items")
+        self.db.execute("CREATE TABLE raw_edges AS SELECT * FROM _empty_edges")
+        self.db.unregister("_empty_items")
+        self.db.unregister("_empty_edges")
+        self._seq = 0
+        self.rows = 0
+
+    def add(self, records: list[RepoRecord]) -> None:
+        """Append one page of records (a later sighting of a repo wins)."""
+        if not records:
+            return
+        base = self._seq
+        self._seq += len(records)
+        self.rows += len(records)
+        cols: dict[str, list[object]] = {name: [] for name in ITEM_SCHEMA.names}
+        edges: dict[str, list[object]] = {name: [] for name in EDGE_SCHEMA.names}
+        for i, r in enumerate(records):
+            seq = base + i
+            for name, value in (
+                ("seq", seq), ("hub_id", r.hub_id), ("repo_id", r.repo_id),
+                ("author", r.author), ("created_at", r.created_at),
+                ("last_modified", r.last_modified), ("pipeline_tag", r.pipeline_tag),
+                ("library_name", r.library_name), ("downloads_30d", r.downloads_30d),
+                ("downloads_all_time", r.downloads_all_time), ("likes", r.likes),
+            ):
+                cols[name].append(value)
+            for e in r.parents:
+                edges["seq"].append(seq)
+                edges["child_id"].append(r.repo_id)
+                edges["parent_id"].append(e.parent_id)
+                edges["relation"].append(e.relation)
+        page = pa.Table.from_pydict(cols, schema=ITEM_SCHEMA)
+        page_edges = pa.Table.from_pydict(edges, schema=EDGE_SCHEMA)
+        self.db.execute("INSERT INTO raw_items SELECT * FROM page")
+        self.db.execute("INSERT INTO raw_edges SELECT * FROM page_edges")
+
+    def finish(self) -> None:
+        """De-duplicate: one row per repo, the latest sighting, with that sighting's edges."""
+        self.db.execute(
+            """
+            CREATE OR REPLACE TABLE items AS
+            SELECT * FROM raw_items
+            QUALIFY row_number() OVER (PARTITION BY coalesce(hub_id, repo_id) ORDER BY seq DESC) = 1;
+            CREATE OR REPLACE TABLE edges AS
+            SELECT e.child_id, e.parent_id, e.relation,
+                   lower(e.child_id) AS child_lc, lower(e.parent_id) AS parent_lc
+            FROM raw_edges e SEMI JOIN items i ON i.seq = e.seq;
+            """
+        )
+
+    @property
+    def repo_count(self) -> int:
+        row = self.db.execute("SELECT count(*) FROM items").fetchall()
+        return int(row[0][0])
+
+    def members(self, family: Family) -> duckdb.DuckDBPyRelation:
+        """The family's members among the staged repos, with role, relation, depth, parent."""
+        db = self.db
+        db.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE members AS
+            SELECT seq, repo_id, lower(repo_id) AS repo_lc, 'official' AS role,
+                   NULL::VARCHAR AS relation, 0 AS depth, NULL::VARCHAR AS parent_id
+            FROM items
+            WHERE list_contains($repos, repo_id)
+               OR (list_contains($authors, lower(coalesce(author, split_part(repo_id, '/', 1))))
+                   AND ($pattern IS NULL OR regexp_matches(repo_id, $pattern)))
+            """,
+            {
+                "repos": list(family.repos),
+                "authors": [a.lower() for a in family.authors],
+                "pattern": family.name_pattern,
+            },
+        )
+        depth = 0
+        while family.derivatives and (family.max_depth is None or depth < family.max_depth):
+            added = db.execute(
+                """
+                INSERT INTO members
+                SELECT i.seq, i.repo_id, lower(i.repo_id), 'derivative',
+                       arg_min(e.relation, e.parent_id), $next, min(e.parent_id)
+                FROM edges e
+                JOIN members p ON p.repo_lc = e.parent_lc AND p.depth = $depth
+                JOIN items i ON lower(i.repo_id) = e.child_lc
+                WHERE lower(i.repo_id) NOT IN (SELECT repo_lc FROM members)
+                GROUP BY i.seq, i.repo_id
+                """,
+                {"depth": depth, "next": depth + 1},
+            ).fetchall()
+            if not added or not added[0][0]:
+                break
+            depth += 1
+        return db.sql(
+            """
+            SELECT i.hub_id, i.repo_id, i.author, i.created_at, i.pipeline_tag, i.library_name,
+                   i.downloads_30d, i.downloads_all_time, i.likes,
+                   m.role, m.relation, m.depth, m.parent_id
+            FROM members m JOIN items i USING (seq)
+            """
+        )
+
+    def member_edges(self) -> duckdb.DuckDBPyRelation:
+        """base_model edges of the repos in the last `members` call."""
+        return self.db.sql(
+            """
+            SELECT m.repo_id AS child_id, e.parent_id, e.relation
+            FROM edges e JOIN members m ON m.repo_lc = e.child_lc
+            """
+        )
+
+    def close(self) -> None:
+        self.db.close()
