@@ -13,7 +13,7 @@ import typer
 
 from collector import __version__, claims, reports, warehouse
 from collector.dates import parse_range, parse_range_bound
-from collector.errors import CollectorError
+from collector.errors import CollectorError, UsageError
 from collector.families import get_families
 from collector.progress import SnapshotProgress
 from collector.render import Document, Format, render
@@ -91,6 +91,12 @@ def callback(
     """Snapshot Hugging Face download counts of model families and check claims about them."""
 
 
+class Strategy(str, Enum):
+    lineage = "lineage"
+    hub = "hub"
+    auto = "auto"
+
+
 @app.command()
 @_errors
 def snapshot(
@@ -100,12 +106,40 @@ def snapshot(
     ] = None,
     db: DbOpt = None,
     families: FamiliesOpt = None,
+    strategy: Annotated[
+        Strategy | None,
+        typer.Option(
+            "--strategy",
+            help="How to find the families' repos (default: each family's `strategy`): "
+            "lineage (one listing per parent), hub (one crawl of every model on the Hub), "
+            "auto (the cheaper of the two).",
+        ),
+    ] = None,
+    official_only: Annotated[
+        bool,
+        typer.Option(
+            "--official-only",
+            help="Official repos only, recorded as family NAME:official; takes seconds.",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Take one snapshot of each family into the warehouse."""
+    """Take one snapshot of each family into the warehouse.
+
+    Says up front which strategy each family uses and why, how many requests that takes
+    and how long under the Hub's rate limit, then shows progress with an ETA.
+    """
+    if official_only and strategy is not None:
+        raise UsageError("--official-only lists official repos by author; drop --strategy")
     chosen = get_families(family or [DEFAULT_FAMILY], families)
     with SnapshotProgress(enabled=not quiet) as progress:
-        results = take_snapshot(chosen, db=db, progress=progress)
+        results = take_snapshot(
+            chosen,
+            db=db,
+            progress=progress,
+            strategy=strategy.value if strategy else None,
+            official_only=official_only,
+        )
     for r in results:
         typer.echo(_summary(r))
 
@@ -115,7 +149,8 @@ def _summary(r: RunResult) -> str:
     return (
         f"{r.family}: run {r.run_id} {r.status} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "
         f"{r.members:,} members ({r.official:,} official, {r.derivatives:,} derivatives), "
-        f"{r.requests:,} requests ({r.retries} retries){extra}, {r.seconds:.1f}s"
+        f"{r.requests:,} requests ({r.retries} retries) by {r.strategy}{extra}, "
+        f"{r.seconds:.1f}s"
     )
 
 

@@ -3,6 +3,9 @@ computed the same way for all of them (see stage.py).
 
 - `lineage`: the official repos by author, then children with `filter=base_model:<parent>`,
   breadth first, each parent queried once per snapshot. Cheap for small families.
+- `hub`: one listing of every model on the Hub (`sort=createdAt`, 1,000 per page), each
+  page appended to the Stage as it arrives. It costs ceil(models / 1000) requests whatever
+  the families' size, and one crawl serves every family of the snapshot.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ class LineageDiscovery:
         derived = any(f.derivatives for f in families)
         why = "one listing per author and one lookup per listed repo"
         if derived:
-            why += ", then one listing per parent found (known as the crawl goes)"
+            why += ", then one listing per parent found"
         return Estimate(floor, exact=not derived, why=why)
 
     def collect(
@@ -132,7 +135,49 @@ class LineageDiscovery:
             depth += 1
 
 
-STRATEGIES: dict[str, Callable[[], Discovery]] = {"lineage": LineageDiscovery}
+class HubDiscovery:
+    """Every model on the Hub, page by page, straight into the Stage (never all in memory).
+
+    `sort=createdAt` keeps the order stable while paging (new repos go to the front, which
+    was already read), and the Stage keeps one row per repo if a page repeats one.
+    """
+
+    name = "hub"
+
+    def __init__(self, expected_models: int | None = None) -> None:
+        self.expected_models = expected_models
+
+    def estimate(self, families: list[Family], client: HubClient) -> Estimate:
+        total = self.expected_models or DEFAULT_HUB_MODELS
+        return Estimate(
+            -(-total // client.page_size),
+            exact=False,
+            why=f"{total:,} models at {client.page_size:,} per page",
+        )
+
+    def collect(
+        self,
+        families: list[Family],
+        client: HubClient,
+        stage: Stage,
+        problems: Problems,
+        progress: Progress,
+    ) -> None:
+        pages = 0
+        for page in client.pages(client.listing_params()):
+            _add_page(stage, page.items, problems)
+            pages += 1
+            progress("page", repos=stage.rows, requests=client.stats.requests, pages=pages,
+                     expected=self.expected_models)
+
+
+# Models on the whole Hub when no earlier crawl says better (about 2.5M in early 2026).
+DEFAULT_HUB_MODELS = 2_500_000
+
+STRATEGIES: dict[str, Callable[[], Discovery]] = {
+    "lineage": LineageDiscovery,
+    "hub": HubDiscovery,
+}
 
 
 def get_strategy(name: str) -> Discovery:

@@ -140,6 +140,20 @@ class HubClient:
                 return None
             raise
 
+    def children_count(self, repo_id: str) -> int | None:
+        """Direct derivatives of a repo (`childrenModelCount`, detail endpoint only), or None."""
+        url = f"{self.endpoint}/api/models/{quote(repo_id, safe='/')}"
+        try:
+            body = self._get(url, [("expand", "childrenModelCount")])[1]
+        except HubError as exc:
+            if exc.status in (401, 404):
+                return None
+            raise
+        value = body.get("childrenModelCount") if isinstance(body, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return None
+        return value
+
     # -- one request, paced and retried -------------------------------------------------
     def _get(self, url: str, params: list[tuple[str, str]] | None) -> tuple[httpx2.Response, Any]:
         """One GET, retried on 408/429/5xx, network errors and unreadable JSON bodies."""

@@ -6,6 +6,7 @@ an item without a usable id is rejected (and counted).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ RELATIONS = ("finetune", "quantized", "adapter", "merge")
 REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 HUB_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 COUNTERS = ("downloads", "downloadsAllTime", "likes")
+_STR = itertools.repeat(str)
 
 
 @dataclass
@@ -80,7 +82,7 @@ def parse_item(item: Any, problems: Problems) -> RepoRecord | None:
     if not isinstance(author, str) or not author:
         author = repo_id.split("/", 1)[0] if "/" in repo_id else None
     tags = item.get("tags")
-    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+    if tags is not None and not (isinstance(tags, list) and all(map(isinstance, tags, _STR))):
         problems.add("bad tags", repo_id)
         tags = None
     return RepoRecord(
@@ -105,6 +107,8 @@ def parse_lineage(repo_id: str, tags: list[str], problems: Problems) -> tuple[Ed
     "unspecified". Malformed ids and self-references are dropped and counted.
     """
     relation_of: dict[str, str] = {}
+    if "base_model:" not in " ".join(tags):  # most repos have none: skip the loop
+        return ()
     for tag in tags:
         if not tag.startswith("base_model:"):
             continue
@@ -127,9 +131,11 @@ def parse_lineage(repo_id: str, tags: list[str], problems: Problems) -> tuple[Ed
 
 
 def _counter(item: dict[str, Any], key: str, repo_id: str, problems: Problems) -> int | None:
-    if key not in item or item[key] is None:
+    value = item.get(key)
+    if type(value) is int and 0 <= value < 2**62:  # the usual case, first
+        return value
+    if value is None:
         return None
-    value = item[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         problems.add(f"non-integer {key}", f"{repo_id}: {value!r}"[:80])
         return None
@@ -146,6 +152,13 @@ def _date(item: dict[str, Any], key: str, repo_id: str, problems: Problems) -> d
     value = item.get(key)
     if value is None:
         return None
+    if isinstance(value, str) and value[10:11] == "T" and value.endswith("Z"):  # the usual form
+        try:
+            fast = datetime.fromisoformat(value[:-1])
+        except ValueError:
+            fast = None
+        if fast is not None and fast.tzinfo is None:
+            return fast
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

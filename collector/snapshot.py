@@ -13,13 +13,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from collector import warehouse
-from collector.discovery import Progress, get_strategy, no_progress
+from collector.discovery import (
+    Discovery,
+    Estimate,
+    HubDiscovery,
+    Progress,
+    get_strategy,
+    no_progress,
+)
 from collector.errors import CollectorError, UsageError
 from collector.families import Family
 from collector.hub import HubClient
 from collector.items import Problems
+from collector.plan import Plan, make_plan, official_family, read_history
 from collector.stage import Stage
 
 NOW_ENV = "COLLECTOR_NOW"
@@ -68,13 +77,34 @@ def take_snapshot(
     client: HubClient | None = None,
     now: datetime | None = None,
     progress: Progress = no_progress,
+    strategy: str | None = None,
+    official_only: bool = False,
 ) -> list[RunResult]:
-    """Snapshot each family into the warehouse; one run per family."""
+    """Snapshot each family into the warehouse; one run per family.
+
+    `strategy` overrides the families file; `official_only` snapshots official repos only
+    (as `<family>:official`). Families found by crawling the whole Hub share one crawl.
+    """
     client = client or HubClient()
-    results = []
-    for family in families:
-        results.append(_snapshot_family(family, db, client, now or now_utc(), progress))
-    return results
+    started_at = now or now_utc()
+    with warehouse.writer(db) as con:  # checks the warehouse before spending requests
+        for family in families:
+            name = official_family(family).name if official_only else family.name
+            _check_clock(con, name, started_at)
+        history = read_history(con)
+    plan = make_plan(families, client, history, strategy=strategy, official_only=official_only)
+    progress("plan", plan=plan)
+    by_name: dict[str, RunResult] = {}
+    if plan.hub is not None:
+        for r in _snapshot_hub(plan.hub_families(), db, client, started_at, progress, plan):
+            by_name[r.family] = r
+    for choice in plan.choices:
+        if choice.strategy != "hub":
+            by_name[choice.family.name] = _snapshot_family(
+                choice.family, db, client, started_at, progress,
+                strategy=get_strategy(choice.strategy), estimate=choice.estimate,
+            )
+    return [by_name[c.family.name] for c in plan.choices]
 
 
 def _snapshot_family(
@@ -83,11 +113,13 @@ def _snapshot_family(
     client: HubClient,
     started_at: datetime,
     progress: Progress,
+    strategy: Discovery | None = None,
+    estimate: Estimate | None = None,
 ) -> RunResult:
-    strategy = get_strategy(family.strategy if family.strategy != "auto" else "lineage")
+    strategy = strategy or get_strategy(family.strategy if family.strategy != "auto" else "lineage")
     with warehouse.writer(db) as con:  # checks the warehouse before spending requests
         _check_clock(con, family.name, started_at)
-    estimate = strategy.estimate([family], client)
+    estimate = estimate or strategy.estimate([family], client)
     progress("start", family=family.name, strategy=strategy.name, estimate=estimate)
     before = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
     clock = time.monotonic()
@@ -119,6 +151,69 @@ def _snapshot_family(
     if result.status == "failed":
         raise SnapshotFailed(result)
     return result
+
+
+def _snapshot_hub(
+    families: list[Family],
+    db: str | os.PathLike[str] | None,
+    client: HubClient,
+    started_at: datetime,
+    progress: Progress,
+    plan: Plan,
+) -> list[RunResult]:
+    """One crawl of the whole Hub, then one run per family, each committed on its own.
+
+    Every run records the crawl's requests. Members are computed before the warehouse is
+    opened, so the write lock is held only for the commits.
+    """
+    assert plan.hub is not None
+    names = ", ".join(f.name for f in families)
+    progress("start", family=names, strategy="hub", estimate=plan.hub)
+    before = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
+    clock = time.monotonic()
+    stage = Stage.for_crawl(warehouse.db_path(db).parent)
+    problems = Problems()
+    error: str | None = None
+    results: list[RunResult] = []
+    try:
+        try:
+            HubDiscovery(plan.hub_models).collect(families, client, stage, problems, progress)
+        except CollectorError as exc:
+            error = str(exc)
+        progress("staging", repos=stage.rows)
+        stage.finish()
+        repos_seen = stage.repo_count
+        computed = []
+        for family in families:
+            result = RunResult(None, family.name, started_at, "complete", "hub")
+            result.requests = client.stats.requests - before[0]
+            result.retries = client.stats.retries - before[1]
+            result.rate_limited = client.stats.rate_limited - before[2]
+            result.problems = dict(problems.counts)
+            result.rejected = problems.total
+            result.repos_seen = repos_seen
+            if error is not None:
+                result.status, result.error = "failed", error
+                computed.append((family, result, None))
+            else:
+                members = stage.members(family).to_arrow_table()
+                computed.append((family, result, (members, stage.member_edges().to_arrow_table())))
+        with warehouse.writer(db) as con:
+            for family, result, tables in computed:
+                _check_clock(con, family.name, started_at)
+                if tables is None:
+                    result.run_id = _record_failed(con, result)
+                else:
+                    _commit(con, stage, family, result, tables)
+                results.append(result)
+    finally:
+        stage.close()
+    for result in results:
+        result.seconds = time.monotonic() - clock
+        progress("done", result=result)
+    if error is not None:
+        raise SnapshotFailed(results[0])
+    return results
 
 
 class SnapshotFailed(CollectorError):
@@ -159,10 +254,15 @@ def _record_failed(con: duckdb.DuckDBPyConnection, result: RunResult) -> int:
 
 
 def _commit(
-    con: duckdb.DuckDBPyConnection, stage: Stage, family: Family, result: RunResult
+    con: duckdb.DuckDBPyConnection,
+    stage: Stage,
+    family: Family,
+    result: RunResult,
+    computed: tuple[pa.Table, pa.Table] | None = None,
 ) -> None:
-    members = stage.members(family).to_arrow_table()
-    member_edges = stage.member_edges().to_arrow_table()
+    if computed is None:
+        computed = (stage.members(family).to_arrow_table(), stage.member_edges().to_arrow_table())
+    members, member_edges = computed
     con.register("snap", members)
     con.register("snap_edges", member_edges)
     try:

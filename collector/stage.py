@@ -9,6 +9,10 @@ warehouse's write lock only for its final commit.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
 
@@ -36,11 +40,28 @@ EDGE_SCHEMA = pa.schema(
 )
 
 
+FLUSH_ROWS = 10_000
+
+
+def _table(schema: pa.Schema, columns: dict[str, object]) -> pa.Table:
+    # from_arrays: much faster than from_pydict for the same columns
+    return pa.Table.from_arrays(
+        [pa.array(columns[f.name], type=f.type) for f in schema], schema=schema
+    )
+
+
+# DuckDB's memory limit for a whole-Hub stage (see bench/results.md for the measurements).
+CRAWL_MEMORY_LIMIT = "256MB"
+
+
 class Stage:
     """Records of one snapshot, de-duplicated by repo (the Hub `_id`, else the id)."""
 
-    def __init__(self) -> None:
-        self.db = duckdb.connect(":memory:")
+    def __init__(self, path: str | None = None, memory_limit: str | None = None) -> None:
+        self._dir: str | None = None
+        self.db = duckdb.connect(path or ":memory:")
+        if memory_limit:
+            self.db.execute(f"SET memory_limit = '{memory_limit}'")
         self.db.register("_empty_items", ITEM_SCHEMA.empty_table())
         self.db.register("_empty_edges", EDGE_SCHEMA.empty_table())
         self.db.execute("CREATE TABLE raw_items AS SELECT * FROM _empty_items")
@@ -49,38 +70,68 @@ class Stage:
         self.db.unregister("_empty_edges")
         self._seq = 0
         self.rows = 0
+        self._pending: list[tuple[pa.Table, pa.Table]] = []
+        self._pending_rows = 0
+
+    @classmethod
+    def for_crawl(cls, directory: str | Path | None = None) -> Stage:
+        """A stage for a whole-Hub crawl: a temporary DuckDB file (in `directory`, else the
+        system's temp dir) with a memory limit, so that millions of repos spill to disk
+        instead of growing the process."""
+        tmp = tempfile.mkdtemp(prefix=".collector-stage-", dir=directory)
+        stage = cls(str(Path(tmp) / "stage.duckdb"), memory_limit=CRAWL_MEMORY_LIMIT)
+        stage._dir = tmp
+        return stage
 
     def add(self, records: list[RepoRecord]) -> None:
-        """Append one page of records (a later sighting of a repo wins)."""
+        """Append one page of records (a later sighting of a repo wins).
+
+        Pages are converted column by column and written in batches of FLUSH_ROWS: a
+        whole-Hub crawl appends millions of records, and each INSERT has a fixed cost.
+        """
         if not records:
             return
         base = self._seq
         self._seq += len(records)
         self.rows += len(records)
-        cols: dict[str, list[object]] = {name: [] for name in ITEM_SCHEMA.names}
-        edges: dict[str, list[object]] = {name: [] for name in EDGE_SCHEMA.names}
-        for i, r in enumerate(records):
-            seq = base + i
-            for name, value in (
-                ("seq", seq), ("hub_id", r.hub_id), ("repo_id", r.repo_id),
-                ("author", r.author), ("created_at", r.created_at),
-                ("last_modified", r.last_modified), ("pipeline_tag", r.pipeline_tag),
-                ("library_name", r.library_name), ("downloads_30d", r.downloads_30d),
-                ("downloads_all_time", r.downloads_all_time), ("likes", r.likes),
-            ):
-                cols[name].append(value)
-            for e in r.parents:
-                edges["seq"].append(seq)
-                edges["child_id"].append(r.repo_id)
-                edges["parent_id"].append(e.parent_id)
-                edges["relation"].append(e.relation)
-        page = pa.Table.from_pydict(cols, schema=ITEM_SCHEMA)
-        page_edges = pa.Table.from_pydict(edges, schema=EDGE_SCHEMA)
+        columns = {
+            "seq": range(base, base + len(records)),
+            "hub_id": [r.hub_id for r in records],
+            "repo_id": [r.repo_id for r in records],
+            "author": [r.author for r in records],
+            "created_at": [r.created_at for r in records],
+            "last_modified": [r.last_modified for r in records],
+            "pipeline_tag": [r.pipeline_tag for r in records],
+            "library_name": [r.library_name for r in records],
+            "downloads_30d": [r.downloads_30d for r in records],
+            "downloads_all_time": [r.downloads_all_time for r in records],
+            "likes": [r.likes for r in records],
+        }
+        linked = [(base + i, r.repo_id, e) for i, r in enumerate(records) for e in r.parents]
+        edges = {
+            "seq": [s for s, _, _ in linked],
+            "child_id": [c for _, c, _ in linked],
+            "parent_id": [e.parent_id for _, _, e in linked],
+            "relation": [e.relation for _, _, e in linked],
+        }
+        self._pending.append((_table(ITEM_SCHEMA, columns), _table(EDGE_SCHEMA, edges)))
+        self._pending_rows += len(records)
+        if self._pending_rows >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pages added since the last flush."""
+        if not self._pending:
+            return
+        page = pa.concat_tables([items for items, _ in self._pending])
+        page_edges = pa.concat_tables([edges for _, edges in self._pending])
+        self._pending, self._pending_rows = [], 0
         self.db.execute("INSERT INTO raw_items SELECT * FROM page")
         self.db.execute("INSERT INTO raw_edges SELECT * FROM page_edges")
 
     def finish(self) -> None:
         """De-duplicate: one row per repo, the latest sighting, with that sighting's edges."""
+        self.flush()
         self.db.execute(
             """
             CREATE OR REPLACE TABLE items AS
@@ -155,3 +206,5 @@ class Stage:
 
     def close(self) -> None:
         self.db.close()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)

@@ -1,0 +1,300 @@
+"""Choosing how a snapshot finds its families on the Hub, and saying what that will cost.
+
+A family's `strategy` (families file, or `snapshot --strategy`) is `lineage`, `hub` or
+`auto`. `auto` compares the requests of both ways and takes the cheaper:
+
+- lineage costs about one listing per member (each member is asked for its children),
+  plus the official listings. The member count comes from the family's last complete run
+  in the warehouse; without one, from the official listing and the `childrenModelCount`
+  (direct derivatives) of the most downloaded official repos, scaled by their share of
+  the official downloads (deeper levels add more, so this leans low).
+- hub costs ceil(models / page size) requests, models from the last complete hub crawl
+  in the warehouse, else DEFAULT_HUB_MODELS. One crawl serves every family, so when any
+  family of the snapshot is crawled that way, the `auto` ones ride along for free.
+
+`--official-only` snapshots the official repos alone, as the family `<name>:official`
+(its own history: mixing it into the full family would make every derivative depart).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import duckdb
+
+from collector.discovery import DEFAULT_HUB_MODELS, Estimate, HubDiscovery, LineageDiscovery
+from collector.families import Family
+from collector.hub import HubClient
+from collector.items import Problems, parse_item
+
+ANONYMOUS_QUOTA = 500  # requests per window, the Hub's anonymous API bucket
+ACCOUNT_QUOTA = 1000  # a free account's bucket (PRO and teams get more)
+QUOTA_WINDOW = 300  # seconds
+SAMPLE_SIZE = 8  # official repos whose childrenModelCount is read to size a new family
+OFFICIAL_SUFFIX = ":official"
+
+
+@dataclass
+class Quota:
+    """Requests allowed per fixed window, and where that figure comes from."""
+
+    requests: int
+    window: int
+    source: str  # "anonymous quota", "free-account quota" (a token) or "Hub's quota" (headers)
+
+    def seconds(self, requests: int) -> float:
+        """Time `requests` take at this quota (no wait when they fit in one window)."""
+        if requests <= self.requests:
+            return 0.0
+        return requests / self.requests * self.window
+
+    def describe(self) -> str:
+        return f"the {self.source} of {self.requests:,} requests per {format_duration(self.window)}"
+
+
+@dataclass
+class Choice:
+    """How one family will be found: strategy, its estimated requests, and why."""
+
+    family: Family
+    strategy: str
+    estimate: Estimate
+    why: str
+    floor: bool = False  # the estimate is a floor: the family's size is not known yet
+
+
+@dataclass
+class History:
+    """What earlier snapshots in the warehouse say about sizes."""
+
+    members: dict[str, int]  # family -> members at its last complete run
+    hub_models: int | None  # repos seen by the last complete whole-Hub crawl
+
+
+@dataclass
+class Plan:
+    """Every family's strategy, and the requests and time of the whole snapshot."""
+
+    choices: list[Choice]
+    hub: Estimate | None  # the one whole-Hub crawl, when any family uses it
+    quota: Quota
+    official_only: bool = False
+    hub_models: int = DEFAULT_HUB_MODELS  # expected size of the crawl, for progress
+
+    @property
+    def requests(self) -> int:
+        lineage = sum(c.estimate.requests for c in self.choices if c.strategy != "hub")
+        return lineage + (self.hub.requests if self.hub else 0)
+
+    @property
+    def exact(self) -> bool:
+        return all(c.estimate.exact for c in self.choices) and (self.hub is None or self.hub.exact)
+
+    @property
+    def seconds(self) -> float:
+        return self.quota.seconds(self.requests)
+
+    def hub_families(self) -> list[Family]:
+        return [c.family for c in self.choices if c.strategy == "hub"]
+
+    def describe(self) -> list[str]:
+        """Human lines: each family's strategy and why, then requests and time."""
+        lines = [f"{c.family.name}: {c.strategy}, {c.why}" for c in self.choices]
+        bound = "" if self.exact else "about "
+        if any(c.floor for c in self.choices):
+            bound = "at least "
+        time = self.seconds
+        when = (
+            f"within {self.quota.describe()}"
+            if time == 0
+            else f"about {format_duration(time)} at {self.quota.describe()}"
+        )
+        lines.append(f"Expecting {bound}{_plural(self.requests, 'request')} in all, {when}")
+        if not self.official_only and time > 60:
+            flags = "".join(f" -f {c.family.name}" for c in self.choices)
+            lines.append(
+                f"Official repos only, in seconds: collector snapshot{flags} --official-only"
+            )
+        return lines
+
+
+def read_history(con: duckdb.DuckDBPyConnection) -> History:
+    """Member counts of each family's last complete run, and the last crawl's Hub size."""
+    rows = con.execute(
+        """SELECT family, members FROM runs WHERE status = 'complete'
+           QUALIFY row_number() OVER (PARTITION BY family ORDER BY run_id DESC) = 1"""
+    ).fetchall()
+    hub = con.execute(
+        """SELECT repos_seen FROM runs WHERE status = 'complete' AND strategy = 'hub'
+           ORDER BY run_id DESC LIMIT 1"""
+    ).fetchall()
+    return History({f: int(m) for f, m in rows}, int(hub[0][0]) if hub else None)
+
+
+def official_family(family: Family) -> Family:
+    """The family restricted to its official repos, under its own name."""
+    return dataclasses.replace(
+        family, name=family.name + OFFICIAL_SUFFIX, derivatives=False, strategy="lineage"
+    )
+
+
+def make_plan(
+    families: list[Family],
+    client: HubClient,
+    history: History,
+    *,
+    strategy: str | None = None,
+    official_only: bool = False,
+) -> Plan:
+    """Decide each family's strategy; may spend a few requests sizing a new `auto` family."""
+    if official_only:
+        choices = []
+        for f in families:
+            fam = official_family(f)
+            est = LineageDiscovery().estimate([fam], client)
+            choices.append(Choice(fam, "lineage", est, "official repos only (--official-only)"))
+        return Plan(choices, None, current_quota(client), official_only=True)
+
+    hub_models = history.hub_models or DEFAULT_HUB_MODELS
+    hub = HubDiscovery(hub_models).estimate(families, client)
+    hub.why += (
+        ", as many as the last crawl" if history.hub_models else "; default size, no crawl yet"
+    )
+    wanted = {f.name: strategy or f.strategy for f in families}
+    crawled = [name for name, s in wanted.items() if s == "hub"]
+    auto = [f for f in families if wanted[f.name] == "auto"]
+
+    lineage: dict[str, Estimate] = {}
+    floors: set[str] = set()
+    for f in families:
+        if wanted[f.name] == "lineage":
+            lineage[f.name] = lineage_estimate(f, client, history, probe=False)
+            if f.derivatives and f.name not in history.members:
+                floors.add(f.name)
+    if auto and crawled:
+        auto_pick = "hub"
+        auto_why = f"chosen by auto: the whole Hub is crawled anyway for {', '.join(crawled)}"
+    elif auto:
+        for f in auto:
+            lineage[f.name] = lineage_estimate(f, client, history, probe=True, stop_at=hub.requests)
+        total = sum(lineage[f.name].requests for f in auto)
+        auto_pick = "hub" if total > hub.requests else "lineage"
+        why = "; ".join(
+            (f"{f.name}: " if len(auto) > 1 else "") + lineage[f.name].why for f in auto
+        )
+        if auto_pick == "hub":
+            auto_why = (
+                f"chosen by auto: about {hub.requests:,} requests ({hub.why}); "
+                f"lineage would take about {total:,} ({why})"
+            )
+        else:
+            auto_why = (
+                f"chosen by auto: about {total:,} requests ({why}); "
+                f"the whole Hub would take about {hub.requests:,} ({hub.why})"
+            )
+
+    source = "set by --strategy" if strategy else "set in the families file"
+    choices = []
+    for f in families:
+        if wanted[f.name] == "auto":
+            chosen, why = auto_pick, auto_why
+        else:
+            chosen = wanted[f.name]
+            est = hub if chosen == "hub" else lineage[f.name]
+            bound = "at least" if f.name in floors else "about"
+            why = f"{source}: {bound} {est.requests:,} requests ({est.why})"
+        estimate = hub if chosen == "hub" else lineage[f.name]
+        choices.append(Choice(f, chosen, estimate, why, floor=f.name in floors))
+    uses_hub = any(c.strategy == "hub" for c in choices)
+    # after any sizing requests: their headers tell the quota in force
+    return Plan(choices, hub if uses_hub else None, current_quota(client), hub_models=hub_models)
+
+
+def lineage_estimate(
+    family: Family,
+    client: HubClient,
+    history: History,
+    *,
+    probe: bool,
+    stop_at: int | None = None,
+) -> Estimate:
+    """Requests of a lineage crawl: the official listings, then one listing per member.
+
+    With `probe` and no earlier run, sizes the family on the Hub (see the module doc);
+    stops sampling once the official repos alone cost more than `stop_at`.
+    """
+    floor = len(family.authors) + len(family.repos)
+    if not family.derivatives:
+        return Estimate(floor, exact=False, why="official listings only")
+    members = history.members.get(family.name)
+    if members is not None:
+        return Estimate(
+            floor + members,
+            exact=False,
+            why=f"{members:,} members at the last run, one listing each",
+        )
+    if not probe:
+        return LineageDiscovery().estimate([family], client)
+    official: dict[str, int] = {}  # repo id -> all-time downloads
+    pages = 0
+    problems = Problems()
+    for author in family.authors:
+        for page in client.pages(client.listing_params(author=author)):
+            pages += 1
+            for item in page.items:
+                rec = parse_item(item, problems)
+                if rec is not None and family.is_official(rec.repo_id, rec.author):
+                    official[rec.repo_id] = rec.downloads_all_time or 0
+    for repo in family.repos:
+        official.setdefault(repo, 0)
+    known = pages + len(family.repos) + len(official)
+    if not official or (stop_at is not None and known > stop_at):
+        return Estimate(
+            known, exact=False, why=f"{len(official):,} official repos, one listing each at least"
+        )
+    # Derivatives follow popularity: ask the most downloaded official repos, and scale their
+    # direct derivatives by their share of the official downloads.
+    ranked = sorted(official, key=lambda r: (-official[r], r))
+    sample = ranked[:SAMPLE_SIZE]
+    counts = {r: n for r in sample if (n := client.children_count(r)) is not None}
+    downloads = sum(official.values())
+    sampled = sum(official[r] for r in counts)
+    found = sum(counts.values())
+    if downloads and sampled:
+        derived = round(found * downloads / sampled)
+    else:
+        derived = round(found * len(official) / max(1, len(counts)))
+    if len(counts) == len(official):
+        why = f"{_plural(len(official), 'official repo')} with {found:,} direct derivatives"
+    else:
+        share = f"{sampled / downloads:.0%}" if downloads else "none"
+        why = (
+            f"{len(official):,} official repos; the {len(counts)} most downloaded have "
+            f"{found:,} direct derivatives and {share} of the official downloads: "
+            f"about {derived:,} in all"
+        )
+    return Estimate(known + derived, exact=False, why=why + "; one listing per member")
+
+
+def current_quota(client: HubClient) -> Quota:
+    """The rate limit in force: from the Hub's headers once seen, else the documented default."""
+    if client.stats.quota:
+        return Quota(client.stats.quota, client.stats.window or QUOTA_WINDOW, "Hub's quota")
+    if client.authenticated:
+        return Quota(ACCOUNT_QUOTA, QUOTA_WINDOW, "free-account quota")
+    return Quota(ANONYMOUS_QUOTA, QUOTA_WINDOW, "anonymous quota")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a short human duration: "45 s", "25 min", "1.5 h"."""
+    seconds = round(seconds)
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 90 * 60:
+        return f"{int(seconds / 60 + 0.5)} min"
+    return f"{seconds / 3600:.1f} h"
