@@ -114,6 +114,52 @@ def m002_views(db: duckdb.DuckDBPyConnection) -> None:
     db.execute(VIEWS_SQL)
 
 
+@migration
+def m007_daily_rollup(db: duckdb.DuckDBPyConnection) -> None:
+    """Per-family daily sums maintained by each snapshot (collector/rollup.py), so that
+    reports cost the same whatever the length of the history."""
+    from collector import rollup
+    from collector.views import ROLLUP_VIEWS_SQL
+
+    db.execute(
+        """
+        -- Per family and day-run, the sums of member_deltas (one row per day-run).
+        CREATE TABLE rollup_days (
+            family VARCHAR NOT NULL, run_id BIGINT NOT NULL,
+            d_repos BIGINT NOT NULL, d_all_time BIGINT NOT NULL, d_official BIGINT NOT NULL,
+            d_d30 BIGINT NOT NULL, d_likes BIGINT NOT NULL, d_official_repos BIGINT NOT NULL,
+            d_official_d30 BIGINT NOT NULL, d_official_likes BIGINT NOT NULL,
+            new_downloads BIGINT NOT NULL, decreases BIGINT NOT NULL, departed BIGINT NOT NULL,
+            PRIMARY KEY (family, run_id)
+        );
+        -- Per family, day-run and lineage group: the change of cumulative downloads.
+        CREATE TABLE rollup_groups (
+            family VARCHAR NOT NULL, run_id BIGINT NOT NULL, dimension VARCHAR NOT NULL,
+            grp VARCHAR, delta BIGINT NOT NULL
+        );
+        -- Decreases, departures and members first seen though created earlier.
+        CREATE TABLE rollup_anomalies (
+            family VARCHAR NOT NULL, run_id BIGINT NOT NULL, repo_key BIGINT NOT NULL,
+            kind VARCHAR NOT NULL, previous BIGINT, current BIGINT
+        );
+        -- Each repo ever visible in a family, as of the family's last day-run.
+        CREATE TABLE rollup_state (
+            family VARCHAR NOT NULL, repo_key BIGINT NOT NULL, is_member BOOLEAN NOT NULL,
+            contrib BIGINT, last_role VARCHAR, last_relation VARCHAR, last_depth INTEGER,
+            d30 BIGINT NOT NULL, likes BIGINT NOT NULL
+        );
+        -- The state before the last day-run of the repos it changed (present: was visible).
+        CREATE TABLE rollup_undo (
+            family VARCHAR NOT NULL, repo_key BIGINT NOT NULL, run_id BIGINT NOT NULL,
+            present BOOLEAN NOT NULL, is_member BOOLEAN, contrib BIGINT, last_role VARCHAR,
+            last_relation VARCHAR, last_depth INTEGER, d30 BIGINT, likes BIGINT
+        );
+        """
+    )
+    rollup.rebuild(db)
+    db.execute(ROLLUP_VIEWS_SQL)
+
+
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the migrations recorded in this warehouse, in order."""
     exists = db.execute(

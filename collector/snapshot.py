@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from collector import warehouse
+from collector import rollup, warehouse
 from collector.discovery import (
     Discovery,
     Estimate,
@@ -390,6 +390,9 @@ def _write(con: duckdb.DuckDBPyConnection, family: str, result: RunResult) -> No
         con, "edges", ["child_key", "parent_id", "relation"], [],
         "snap_member_edges", family, run_id, prev_run,
     )
+    # 4. The daily rollup that reports read (collector/rollup.py).
+    if result.status == "complete":
+        rollup.refresh(con, family)
 
 
 def _extend_intervals(

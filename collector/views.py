@@ -10,7 +10,15 @@ latest row at or before it). Views, for analysts (see README "Querying with SQL"
 - `family_groups_daily`  cumulative downloads per relation / depth group (`report --by`)
 - `report_anomalies` counter decreases and departed members, by date
 - `members_daily`   members at each day-run with their counters (point lookups, `members`)
+
+`family_daily`, `family_groups_daily` and `report_anomalies` were first defined over
+`member_deltas` (VIEWS_SQL, migration m002); since m007 they read the daily rollup that
+each snapshot maintains (ROLLUP_VIEWS_SQL, collector/rollup.py), with the same columns
+and the same numbers, at a cost that does not grow with the history. The event
+definitions stay available through `event_view_sql()`, to check the rollup against.
 """
+
+import re
 
 VIEWS_SQL = r"""
 CREATE OR REPLACE VIEW day_runs AS
@@ -203,3 +211,58 @@ JOIN repos r ON r.repo_key = m.repo_key
 LEFT JOIN repos pr ON pr.repo_key = m.parent_key
 ASOF LEFT JOIN counts c ON c.repo_key = m.repo_key AND c.run_id <= d.run_id;
 """
+
+
+# The three views that report from the daily rollup (collector/rollup.py) instead of
+# summing member_deltas: identical numbers (tests/test_rollup.py), cost independent of
+# the history's length.
+ROLLUP_VIEWS_SQL = r"""
+CREATE OR REPLACE VIEW family_daily AS
+SELECT d.family, d.date, d.run_id, d.started_at,
+       CAST(sum(coalesce(p.d_repos, 0)) OVER w AS BIGINT) AS repos,
+       CAST(sum(coalesce(p.d_all_time, 0)) OVER w AS BIGINT) AS downloads_all_time,
+       CAST(sum(coalesce(p.d_official, 0)) OVER w AS BIGINT) AS official_downloads_all_time,
+       CAST(sum(coalesce(p.d_all_time, 0) - coalesce(p.d_official, 0)) OVER w AS BIGINT)
+           AS derivative_downloads_all_time,
+       CAST(sum(coalesce(p.d_d30, 0)) OVER w AS BIGINT) AS downloads_30d,
+       CAST(sum(coalesce(p.d_likes, 0)) OVER w AS BIGINT) AS likes,
+       CAST(sum(coalesce(p.d_official_repos, 0)) OVER w AS BIGINT) AS official_repos,
+       CAST(sum(coalesce(p.d_official_d30, 0)) OVER w AS BIGINT) AS official_downloads_30d,
+       CAST(sum(coalesce(p.d_official_likes, 0)) OVER w AS BIGINT) AS official_likes,
+       CASE WHEN d.day_index = 1 THEN NULL
+            ELSE CAST(coalesce(p.new_downloads, 0) AS BIGINT) END AS new_downloads,
+       coalesce(p.decreases, 0) AS decreases,
+       coalesce(p.departed, 0) AS departed
+FROM day_runs d LEFT JOIN rollup_days p ON p.family = d.family AND p.run_id = d.run_id
+WINDOW w AS (PARTITION BY d.family ORDER BY d.run_id);
+
+CREATE OR REPLACE VIEW family_groups_daily AS
+WITH per_day AS (
+    SELECT family, run_id, dimension, grp, sum(delta) AS delta
+    FROM rollup_groups GROUP BY ALL
+),
+grid AS (
+    SELECT d.family, d.date, d.run_id, g.dimension, g.grp
+    FROM day_runs d JOIN (SELECT DISTINCT family, dimension, grp FROM per_day) g
+      ON g.family = d.family
+)
+SELECT g.family, g.date, g.run_id, g.dimension, g.grp AS "group",
+       CAST(sum(coalesce(p.delta, 0)) OVER (PARTITION BY g.family, g.dimension, g.grp
+                                            ORDER BY g.run_id) AS BIGINT) AS downloads_all_time
+FROM grid g LEFT JOIN per_day p
+  ON p.family = g.family AND p.run_id = g.run_id AND p.dimension = g.dimension AND p.grp = g.grp;
+
+CREATE OR REPLACE VIEW report_anomalies AS
+SELECT a.family, d.date, r.repo_id, a.kind, a.previous, a.current
+FROM rollup_anomalies a
+JOIN day_runs d ON d.family = a.family AND d.run_id = a.run_id
+JOIN repos r ON r.repo_key = a.repo_key;
+"""
+
+
+def event_view_sql(name: str) -> str:
+    """The SELECT that defined view `name` in VIEWS_SQL (from member events)."""
+    m = re.search(rf"CREATE OR REPLACE VIEW {name} AS\s*(.*?);", VIEWS_SQL, re.DOTALL)
+    if m is None:
+        raise KeyError(name)
+    return m.group(1)
