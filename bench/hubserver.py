@@ -67,7 +67,9 @@ class Served:
             body = self.pages[page]
             more = page + 1 < len(self.pages)
         else:
-            order = range(self.hub.n - 1 - page * limit, max(-1, self.hub.n - 1 - (page + 1) * limit), -1)
+            order = range(
+                self.hub.n - 1 - page * limit, max(-1, self.hub.n - 1 - (page + 1) * limit), -1
+            )
             body = b"[" + b",".join(self.items[i] for i in order) + b"]"
             more = (page + 1) * limit < self.hub.n
         return body, (str(page + 1) if more else None)

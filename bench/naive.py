@@ -106,8 +106,9 @@ def daily_series(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     counts = counts.sort_values(["repo_key", "run_id"]).groupby(["repo_key", "day"]).tail(1)
     m = mem.set_index("repo_key")
     first_day = pd.Series(day_ids.searchsorted(m["first_run"].to_numpy()), index=m.index)
-    last_day = pd.Series(day_ids.searchsorted(m["last_run"].to_numpy(), side="right") - 1,
-                         index=m.index)
+    last_day = pd.Series(
+        day_ids.searchsorted(m["last_run"].to_numpy(), side="right") - 1, index=m.index
+    )
     counts["first"] = counts["repo_key"].map(first_day)
     counts["last"] = counts["repo_key"].map(last_day)
     counts = counts[counts["day"] <= counts["last"]]  # changes after departure do not count
@@ -142,17 +143,22 @@ def daily_series(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     leaves = (last_day[last_day < len(day_ids) - 1] + 1).value_counts()
     out = pd.DataFrame(index=range(len(day_ids)))
     out["date"] = day_runs["date"]
-    out["repos"] = (joins.reindex(out.index, fill_value=0)
-                    - leaves.reindex(out.index, fill_value=0)).cumsum()
+    out["repos"] = (
+        joins.reindex(out.index, fill_value=0) - leaves.reindex(out.index, fill_value=0)
+    ).cumsum()
     out["downloads_all_time"] = per_day["d_all"].reindex(out.index, fill_value=0).cumsum()
     out["official_downloads_all_time"] = official.reindex(out.index, fill_value=0).cumsum()
     out["derivative_downloads_all_time"] = (
         out["downloads_all_time"] - out["official_downloads_all_time"]
     )
-    out["downloads_30d"] = (per_day["d_30"].reindex(out.index, fill_value=0)
-                            - left["downloads_30d"].reindex(out.index, fill_value=0)).cumsum()
-    out["likes"] = (per_day["d_likes"].reindex(out.index, fill_value=0)
-                    - left["likes"].reindex(out.index, fill_value=0)).cumsum()
+    out["downloads_30d"] = (
+        per_day["d_30"].reindex(out.index, fill_value=0)
+        - left["downloads_30d"].reindex(out.index, fill_value=0)
+    ).cumsum()
+    out["likes"] = (
+        per_day["d_likes"].reindex(out.index, fill_value=0)
+        - left["likes"].reindex(out.index, fill_value=0)
+    ).cumsum()
     out["new_downloads"] = per_day["new"].reindex(out.index, fill_value=0).astype("Int64")
     out.loc[0, "new_downloads"] = pd.NA
     return out

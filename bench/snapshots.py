@@ -20,6 +20,7 @@ from bench.measure import Measured, Server, run_measured
 from bench.synth import FAMILIES_TOML
 
 NOW = "2026-03-01T12:00:00"
+NEXT_DAY = "2026-03-02T12:00:00"
 
 
 @dataclass
@@ -33,63 +34,94 @@ class SnapshotRun:
     note: str = ""
 
 
-def _env(server: Server, home: str, families: str) -> dict[str, str]:
+def _env(server: Server, home: str, families: str, now: str = NOW) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         HF_ENDPOINT=server.url,
         HF_HOME=home,
         HF_HUB_DISABLE_TELEMETRY="1",
-        COLLECTOR_NOW=NOW,
+        COLLECTOR_NOW=now,
         COLLECTOR_FAMILIES=families,
     )
     env.pop("HF_TOKEN", None)
     return env
 
 
-def _collector(server: Server, work: Path, name: str, args: list[str]) -> SnapshotRun:
+def _collector(
+    server: Server, work: Path, name: str, args: list[str], db_name: str = "", now: str = NOW
+) -> SnapshotRun:
     families = work / "families.toml"
     families.write_text(FAMILIES_TOML)
-    db = work / f"{name}.duckdb"
+    db = work / f"{db_name or name}.duckdb"
     server.reset()
     measured = run_measured(
         [sys.executable, "-m", "collector", "snapshot", "--db", str(db), *args],
-        env=_env(server, str(work / "hf"), str(families)),
+        env=_env(server, str(work / "hf"), str(families), now),
     )
     if measured.returncode != 0:
         raise RuntimeError(f"collector snapshot {name} failed: {measured.stderr[-2000:]}")
     stats = server.stats()
     members = {
         m.group(1): int(m.group(2).replace(",", ""))
-        for m in re.finditer(r"^(\S+): run \d+ complete .*?: ([\d,]+) members", measured.stdout, re.M)
+        for m in re.finditer(
+            r"^(\S+): run \d+ complete .*?: ([\d,]+) members", measured.stdout, re.M
+        )
     }
     plan = [line for line in measured.stderr.splitlines() if line.strip()]
-    return SnapshotRun(name, ", ".join(members), stats["requests"], stats["bytes"], measured,
-                       members, note=" / ".join(plan[:3]))
+    return SnapshotRun(
+        name,
+        ", ".join(members),
+        stats["requests"],
+        stats["bytes"],
+        measured,
+        members,
+        note=" / ".join(plan[:3]),
+    )
 
 
 def _naive(server: Server, work: Path) -> SnapshotRun:
     db = work / "naive.duckdb"
     server.reset()
     measured = run_measured(
-        [sys.executable, "-m", "bench.naive", "--endpoint", server.url, "--db", str(db),
-         "--date", NOW[:10], "--author", "Qwen"],
+        [
+            sys.executable,
+            "-m",
+            "bench.naive",
+            "--endpoint",
+            server.url,
+            "--db",
+            str(db),
+            "--date",
+            NOW[:10],
+            "--author",
+            "Qwen",
+        ],
         env=_env(server, str(work / "hf"), ""),
     )
     if measured.returncode != 0:
         raise RuntimeError(f"naive snapshot failed: {measured.stderr[-2000:]}")
     stats = server.stats()
     rows = int(measured.stdout.split()[0])
-    return SnapshotRun("naive", "qwen", stats["requests"], stats["bytes"], measured,
-                       {"qwen": rows})
+    return SnapshotRun("naive", "qwen", stats["requests"], stats["bytes"], measured, {"qwen": rows})
 
 
 def run(server: Server, models: int, lineage: bool, naive: bool) -> list[SnapshotRun]:
-    """Hub and lineage for qwen, auto for qwen+llama (one crawl), and the baseline."""
+    """Hub and lineage for qwen, auto for qwen+llama the next day (knowing the Hub's size
+    from the first crawl: one crawl for both), official-only, and the baseline."""
     out = []
     with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as tmp:
         work = Path(tmp)
         out.append(_collector(server, work, "hub", ["-f", "qwen", "--strategy", "hub"]))
-        out.append(_collector(server, work, "auto", ["-f", "qwen", "-f", "llama"]))
+        out.append(
+            _collector(
+                server,
+                work,
+                "auto (next day)",
+                ["-f", "qwen", "-f", "llama"],
+                db_name="hub",
+                now=NEXT_DAY,
+            )
+        )
         if lineage:
             out.append(_collector(server, work, "lineage", ["-f", "qwen", "--strategy", "lineage"]))
         out.append(_collector(server, work, "official-only", ["-f", "qwen", "--official-only"]))
@@ -102,6 +134,7 @@ def run(server: Server, models: int, lineage: bool, naive: bool) -> list[Snapsho
 def _check_same_members(work: Path, runs: list[SnapshotRun]) -> None:
     """Every strategy must find the same qwen members (the benchmark is void otherwise)."""
     found = {r.name: r.members.get("qwen") for r in runs if r.name != "official-only"}
+    found = {k: v for k, v in found.items() if v is not None}
     if len(set(found.values())) != 1:
         raise RuntimeError(f"strategies disagree on qwen's members: {found}")
     sets = []
@@ -109,8 +142,13 @@ def _check_same_members(work: Path, runs: list[SnapshotRun]) -> None:
         db = work / f"{name}.duckdb"
         if db.exists():
             with duckdb.connect(str(db), read_only=True) as con:
-                sets.append(set(con.execute(
-                    "SELECT repo_id FROM members_daily WHERE family = 'qwen'").fetchall()))
+                sets.append(
+                    set(
+                        con.execute(
+                            "SELECT repo_id FROM members_daily WHERE family = 'qwen'"
+                        ).fetchall()
+                    )
+                )
     if len(sets) == 2 and sets[0] != sets[1]:
         raise RuntimeError("hub and lineage found different qwen members")
 

@@ -38,9 +38,18 @@ _PIPE = ["text-generation", "image-text-to-text", "feature-extraction", "text-cl
 _LIB = ["transformers", "gguf", "mlx", "peft", "sentence-transformers"]
 _TAGS = [
     json.dumps(
-        ["transformers", "safetensors", _ARCH[k], _PIPE[k % 4], "conversational",
-         "license:apache-2.0", "autotrain_compatible", "text-generation-inference",
-         "endpoints_compatible", "region:us"],
+        [
+            "transformers",
+            "safetensors",
+            _ARCH[k],
+            _PIPE[k % 4],
+            "conversational",
+            "license:apache-2.0",
+            "autotrain_compatible",
+            "text-generation-inference",
+            "endpoints_compatible",
+            "region:us",
+        ],
         separators=(",", ":"),
     )[:-1]
     for k in range(8)
@@ -159,9 +168,16 @@ class SynthHub:
         repo_id = self.ids[i]
         all_time, d30, likes = self.counters(i, day)
         tags = [
-            "transformers", "safetensors", _ARCH[i % 8], _PIPE[i % 4],
-            "conversational", "license:apache-2.0", "autotrain_compatible",
-            "text-generation-inference", "endpoints_compatible", "region:us",
+            "transformers",
+            "safetensors",
+            _ARCH[i % 8],
+            _PIPE[i % 4],
+            "conversational",
+            "license:apache-2.0",
+            "autotrain_compatible",
+            "text-generation-inference",
+            "endpoints_compatible",
+            "region:us",
         ]
         rel = self.relation[i]
         for p in self.parents[i]:
@@ -194,8 +210,9 @@ class SynthHub:
             if rel is not None:
                 lineage += f',"base_model:{rel}:{self.ids[p]}"'
         created = self.created_at(i)
+        author = repo_id.split("/", 1)[0]
         return (
-            f'{{"_id":"{FIRST_UID + i:024x}","id":"{repo_id}","author":"{repo_id.split("/", 1)[0]}",'
+            f'{{"_id":"{FIRST_UID + i:024x}","id":"{repo_id}","author":"{author}",'
             f'"downloads":{d30},"downloadsAllTime":{all_time},"likes":{likes},'
             f'"createdAt":"{created}","lastModified":"{created}","tags":{_TAGS[i % 8]}{lineage}],'
             f'"pipeline_tag":"{_PIPE[i % 4]}","library_name":"{_LIB[i % 5]}"}}'

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -15,9 +15,10 @@ from collector import __version__, claims, reports, warehouse
 from collector.dates import parse_range, parse_range_bound
 from collector.errors import CollectorError, UsageError
 from collector.families import get_families
-from collector.progress import SnapshotProgress
 from collector.render import Document, Format, render
-from collector.snapshot import RunResult, take_snapshot
+
+if TYPE_CHECKING:
+    from collector.snapshot import RunResult
 
 app = typer.Typer(
     name="collector",
@@ -129,6 +130,10 @@ def snapshot(
     Says up front which strategy each family uses and why, how many requests that takes
     and how long under the Hub's rate limit, then shows progress with an ETA.
     """
+    # imported here: the Hub client and staging are not needed by the reading commands
+    from collector.progress import SnapshotProgress
+    from collector.snapshot import take_snapshot
+
     if official_only and strategy is not None:
         raise UsageError("--official-only lists official repos by author; drop --strategy")
     chosen = get_families(family or [DEFAULT_FAMILY], families)

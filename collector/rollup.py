@@ -84,8 +84,13 @@ def rebuild(con: duckdb.DuckDBPyConnection, family: str | None = None) -> None:
     """Recompute the rollup of one family (or all) from the event views."""
     where = "family = $family" if family is not None else "true"
     params = {"family": family} if family is not None else {}
-    for table in ("rollup_days", "rollup_groups", "rollup_anomalies", "rollup_state",
-                  "rollup_undo"):
+    for table in (
+        "rollup_days",
+        "rollup_groups",
+        "rollup_anomalies",
+        "rollup_state",
+        "rollup_undo",
+    ):
         con.execute(f"DELETE FROM {table} WHERE {where}", params)
     # member_events once, and member_deltas over it (its own definition, not re-typed)
     con.execute(
@@ -312,15 +317,16 @@ def _advance(
                CASE
                  WHEN NOT c.is_member THEN 0
                  WHEN c.p_contrib IS NULL THEN
-                   CASE WHEN CAST($prev_started AS TIMESTAMP) IS NOT NULL AND r.created_at > CAST($prev_started AS TIMESTAMP)
+                   CASE WHEN prev.started IS NOT NULL AND r.created_at > prev.started
                         THEN c.contrib ELSE 0 END
                  ELSE greatest(c.contrib - c.p_contrib, 0)
                END AS new_downloads,
-               c.is_member AND c.p_contrib IS NULL AND CAST($prev_started AS TIMESTAMP) IS NOT NULL
-                 AND NOT coalesce(r.created_at > CAST($prev_started AS TIMESTAMP), false) AS joined_existing,
+               c.is_member AND c.p_contrib IS NULL AND prev.started IS NOT NULL
+                 AND NOT coalesce(r.created_at > prev.started, false) AS joined_existing,
                c.is_member AND c.p_contrib IS NOT NULL AND c.contrib < c.p_contrib AS decreased,
                coalesce(c.p_is_member, false) AND NOT c.is_member AS departed
-        FROM ru_change c JOIN repos r USING (repo_key)
+        FROM ru_change c JOIN repos r USING (repo_key),
+             (SELECT CAST($prev_started AS TIMESTAMP) AS started) prev
         """,
         {"prev_started": prev_started},
     )

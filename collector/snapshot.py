@@ -183,7 +183,7 @@ def _snapshot_hub(
         progress("staging", repos=stage.rows)
         stage.finish()
         repos_seen = stage.repo_count
-        computed = []
+        computed: list[tuple[Family, RunResult, tuple[pa.Table, pa.Table] | None]] = []
         for family in families:
             result = RunResult(None, family.name, started_at, "complete", "hub")
             result.requests = client.stats.requests - before[0]

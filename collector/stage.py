@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -43,7 +44,7 @@ EDGE_SCHEMA = pa.schema(
 FLUSH_ROWS = 10_000
 
 
-def _table(schema: pa.Schema, columns: dict[str, object]) -> pa.Table:
+def _table(schema: pa.Schema, columns: Mapping[str, object]) -> pa.Table:
     # from_arrays: much faster than from_pydict for the same columns
     return pa.Table.from_arrays(
         [pa.array(columns[f.name], type=f.type) for f in schema], schema=schema

@@ -65,8 +65,9 @@ def test_rollup_equals_the_event_views_through_a_busy_history(
     hub.add_derivative("ft/a", "Qwen/Qwen3-8B", downloads_all_time=300, downloads=30, likes=3)
     hub.add_derivative("q/a-GGUF", "ft/a", relation="quantized", downloads_all_time=40)
     hub.add_derivative("q/a-GGUF-2", "q/a-GGUF", relation="quantized", downloads_all_time=4)
-    hub.add_derivative("m/merge", ["Qwen/Qwen3-8B", "Qwen/Qwen3-32B"], relation="merge",
-                       downloads_all_time=9)
+    hub.add_derivative(
+        "m/merge", ["Qwen/Qwen3-8B", "Qwen/Qwen3-32B"], relation="merge", downloads_all_time=9
+    )
     hub.add("late/old", downloads_all_time=77, created_at="2025-06-01T00:00:00.000Z")
     snapshot(cli, "2026-01-01T12:00:00")
     counts = [rows_equal_events(isolated_env)]
@@ -74,8 +75,9 @@ def test_rollup_equals_the_event_views_through_a_busy_history(
     # day 2: growth, a decrease, a repo created since, an old repo now linked
     hub.set("Qwen/Qwen3-8B", downloads_all_time=1500, downloads=120, likes=11)
     hub.set("ft/a", downloads_all_time=250)
-    hub.add_derivative("new/b", "Qwen/Qwen3-32B", downloads_all_time=60,
-                       created_at="2026-01-02T01:00:00.000Z")
+    hub.add_derivative(
+        "new/b", "Qwen/Qwen3-32B", downloads_all_time=60, created_at="2026-01-02T01:00:00.000Z"
+    )
     hub.set_tags("late/old", ["base_model:Qwen/Qwen3-8B", "base_model:finetune:Qwen/Qwen3-8B"])
     snapshot(cli, "2026-01-02T12:00:00")
     counts.append(rows_equal_events(isolated_env))
@@ -142,8 +144,13 @@ def test_migration_builds_the_rollup_from_an_older_warehouse(
     with duckdb.connect(str(isolated_env)) as con:
         before = con.execute("SELECT * FROM family_daily ORDER BY family, run_id").fetchall()
         # back to the schema before m007: its tables and record gone, the event views back
-        for table in ("rollup_days", "rollup_groups", "rollup_anomalies", "rollup_state",
-                      "rollup_undo"):
+        for table in (
+            "rollup_days",
+            "rollup_groups",
+            "rollup_anomalies",
+            "rollup_state",
+            "rollup_undo",
+        ):
             con.execute(f"DROP TABLE {table} CASCADE")
         con.execute(VIEWS_SQL)
         con.execute("DELETE FROM _migrations WHERE name = 'm007_daily_rollup'")
@@ -156,7 +163,9 @@ def test_migration_builds_the_rollup_from_an_older_warehouse(
     assert cli("migrate").stdout.strip() == f"{isolated_env}: schema up to date"
     rows_equal_events(isolated_env)
     with duckdb.connect(str(isolated_env)) as con:
-        assert con.execute("SELECT * FROM family_daily ORDER BY family, run_id").fetchall() == before
+        assert (
+            con.execute("SELECT * FROM family_daily ORDER BY family, run_id").fetchall() == before
+        )
     # and snapshots carry on from the migrated rollup
     hub.set("q/b", downloads_all_time=9)
     snapshot(cli, "2026-01-03T12:00:00")
@@ -170,8 +179,16 @@ def test_migration_from_an_empty_warehouse(cli: Cli, isolated_env: Path) -> None
         assert names == [name for name, _ in migrations.MIGRATIONS]
         assert "m007_daily_rollup" in names
         assert con.execute("SELECT count(*) FROM family_daily").fetchall() == [(0,)]
-        tables = {t for (t,) in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'rollup%'"
-        ).fetchall()}
-    assert tables == {"rollup_days", "rollup_groups", "rollup_anomalies", "rollup_state",
-                      "rollup_undo"}
+        tables = {
+            t
+            for (t,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'rollup%'"
+            ).fetchall()
+        }
+    assert tables == {
+        "rollup_days",
+        "rollup_groups",
+        "rollup_anomalies",
+        "rollup_state",
+        "rollup_undo",
+    }

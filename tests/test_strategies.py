@@ -101,8 +101,18 @@ def test_hub_and_lineage_find_the_same_members_and_report(
         cli("snapshot", "-f", "qwen", "-f", "llama", "--strategy", strategy, "--db", db, now=NOW)
         small_pages.set("ft/qwen-ft", downloads_all_time=350)
         small_pages.set("cyc/c2", downloads_all_time=20)
-        cli("snapshot", "-f", "qwen", "-f", "llama", "--strategy", strategy, "--db", db,
-            now="2026-01-03T12:00:00")
+        cli(
+            "snapshot",
+            "-f",
+            "qwen",
+            "-f",
+            "llama",
+            "--strategy",
+            strategy,
+            "--db",
+            db,
+            now="2026-01-03T12:00:00",
+        )
         small_pages.set("ft/qwen-ft", downloads_all_time=300)
         small_pages.set("cyc/c2", downloads_all_time=12)
         out[strategy] = {
@@ -128,18 +138,25 @@ def test_hub_and_lineage_find_the_same_members_and_report(
         "m/cross-merge": (1, "merge"),
     }
     series = out["hub"]["qwen"][1]["series"]
-    assert [(r["date"], r["repos"], r["downloads_all_time"], r["new_downloads"]) for r in series] == [
+    assert [
+        (r["date"], r["repos"], r["downloads_all_time"], r["new_downloads"]) for r in series
+    ] == [
         ("2026-01-02", 10, 3414, None),
         ("2026-01-03", 10, 3472, 58),
     ]
     assert [m["repo_id"] for m in out["hub"]["llama"][0]["members"]] == [
-        "meta-llama/Llama-3-8B", "ll/llama-ft", "m/cross-merge",
+        "meta-llama/Llama-3-8B",
+        "ll/llama-ft",
+        "m/cross-merge",
     ]
 
 
 def test_one_crawl_serves_every_family_in_ceil_n_over_page_requests(
     isolated_env: Path,
-    cli: Cli, small_pages: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli,
+    small_pages: FakeHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     families_file(tmp_path, monkeypatch, qwen="hub", llama="hub")
     build_hub(small_pages)
@@ -154,8 +171,15 @@ def test_one_crawl_serves_every_family_in_ceil_n_over_page_requests(
         assert params["sort"] == "createdAt" and params["limit"] == "1000"
         assert "filter" not in params and "author" not in params
         assert [v for k, v in request.params if k == "expand"] == [
-            "author", "downloads", "downloadsAllTime", "likes", "createdAt", "lastModified",
-            "tags", "pipeline_tag", "library_name",
+            "author",
+            "downloads",
+            "downloadsAllTime",
+            "likes",
+            "createdAt",
+            "lastModified",
+            "tags",
+            "pipeline_tag",
+            "library_name",
         ]
     lines = [re.sub(r"\d+\.\ds$", "Xs", line) for line in result.stdout.splitlines()]
     assert lines == [
@@ -177,7 +201,10 @@ def test_one_crawl_serves_every_family_in_ceil_n_over_page_requests(
 
 def test_hub_crawl_that_fails_records_a_failed_run_per_family(
     isolated_env: Path,
-    cli: Cli, small_pages: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli,
+    small_pages: FakeHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     families_file(tmp_path, monkeypatch, qwen="hub", llama="hub")
     build_hub(small_pages)
@@ -205,8 +232,7 @@ def test_auto_takes_lineage_for_a_small_new_family(
         "qwen: lineage, chosen by auto: about 9 requests (2 official repos with 6 direct "
         "derivatives; one listing per member); the whole Hub would take about 2,500 "
         "(2,500,000 models at 1,000 per page; default size, no crawl yet)",
-        "Expecting about 9 requests in all, within the anonymous quota of 500 requests "
-        "per 5 min",
+        "Expecting about 9 requests in all, within the anonymous quota of 500 requests per 5 min",
     ]
     assert [(r.path, r.params) for r in small_pages.requests[1:3]] == [
         ("/api/models/Qwen/Qwen3-32B", [("expand", "childrenModelCount")]),
@@ -218,7 +244,10 @@ def test_auto_takes_lineage_for_a_small_new_family(
 
 def test_auto_uses_the_last_run_and_the_last_crawl_and_picks_the_cheaper(
     isolated_env: Path,
-    cli: Cli, small_pages: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli,
+    small_pages: FakeHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     families_file(tmp_path, monkeypatch, llama="hub")
     build_hub(small_pages)
@@ -244,7 +273,10 @@ def test_auto_uses_the_last_run_and_the_last_crawl_and_picks_the_cheaper(
         "listing each)"
     )
     assert [r[:2] for r in run_ids(isolated_env)] == [
-        ("qwen", "lineage"), ("qwen", "lineage"), ("llama", "hub"), ("qwen", "hub"),
+        ("qwen", "lineage"),
+        ("qwen", "lineage"),
+        ("llama", "hub"),
+        ("qwen", "hub"),
         ("qwen", "hub"),
     ]
 
@@ -267,11 +299,18 @@ def test_official_only_is_fast_and_kept_apart(
         ("/api/models", "Qwen")
     ]
     report = json_of(cli, "report", "-f", "qwen:official")
-    assert report["series"] == [{
-        "date": "2026-01-02", "repos": 2, "downloads_all_time": 3000,
-        "official_downloads_all_time": 3000, "derivative_downloads_all_time": 0,
-        "downloads_30d": 300, "likes": 30, "new_downloads": None,
-    }]
+    assert report["series"] == [
+        {
+            "date": "2026-01-02",
+            "repos": 2,
+            "downloads_all_time": 3000,
+            "official_downloads_all_time": 3000,
+            "derivative_downloads_all_time": 0,
+            "downloads_30d": 300,
+            "likes": 30,
+            "new_downloads": None,
+        }
+    ]
     missing = cli("report", "-f", "qwen", ok=False)
     assert missing.exit_code == 2
     assert missing.stderr.strip() == (
