@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from collector import __version__, claims, reports, warehouse
+from collector import hub as _hub  # noqa: F401  (huggingface_hub's logging, see snapshot())
 from collector.dates import parse_range, parse_range_bound
 from collector.errors import CollectorError, UsageError
 from collector.families import get_families
@@ -130,7 +131,8 @@ def snapshot(
     Says up front which strategy each family uses and why, how many requests that takes
     and how long under the Hub's rate limit, then shows progress with an ETA.
     """
-    # imported here: the Hub client and staging are not needed by the reading commands
+    # imported here: staging (pyarrow) is not needed by the reading commands; collector.hub
+    # is imported above, so that huggingface_hub sets up its logging at start
     from collector.progress import SnapshotProgress
     from collector.snapshot import take_snapshot
 

@@ -25,7 +25,7 @@ import duckdb
 
 from collector.discovery import DEFAULT_HUB_MODELS, Estimate, HubDiscovery, LineageDiscovery
 from collector.families import Family
-from collector.hub import HubClient
+from collector.hub import HubClient, HubError
 from collector.items import Problems, parse_item
 
 ANONYMOUS_QUOTA = 500  # requests per window, the Hub's anonymous API bucket
@@ -100,7 +100,10 @@ class Plan:
 
     def describe(self) -> list[str]:
         """Human lines: each family's strategy and why, then requests and time."""
-        lines = [f"{c.family.name}: {c.strategy}, {c.why}" for c in self.choices]
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for c in self.choices:  # families sharing a reason share a line
+            grouped.setdefault((c.strategy, c.why), []).append(c.family.name)
+        lines = [f"{', '.join(names)}: {s}, {why}" for (s, why), names in grouped.items()]
         bound = "" if self.exact else "about "
         if any(c.floor for c in self.choices):
             bound = "at least "
@@ -176,14 +179,32 @@ def make_plan(
         auto_pick = "hub"
         auto_why = f"chosen by auto: the whole Hub is crawled anyway for {', '.join(crawled)}"
     elif auto:
-        for f in auto:
-            lineage[f.name] = lineage_estimate(f, client, history, probe=True, stop_at=hub.requests)
-        total = sum(lineage[f.name].requests for f in auto)
-        auto_pick = "hub" if total > hub.requests else "lineage"
+        failed = None
+        total = 0
+        # families known from their last run first: once lineage costs more than the crawl,
+        # the others need no sizing (they ride along on the crawl)
+        for f in sorted(auto, key=lambda f: f.name not in history.members):
+            if total > hub.requests:
+                lineage[f.name] = Estimate(0, exact=False, why="not sized, the crawl is cheaper")
+                continue
+            try:
+                lineage[f.name] = lineage_estimate(
+                    f, client, history, probe=True, stop_at=hub.requests
+                )
+            except HubError as exc:  # sizing failed: take the crawl, whose cost is bounded
+                failed = failed or str(exc)
+                lineage[f.name] = LineageDiscovery().estimate([f], client)
+            total += lineage[f.name].requests
+        auto_pick = "hub" if total > hub.requests or failed else "lineage"
         why = "; ".join(
             (f"{f.name}: " if len(auto) > 1 else "") + lineage[f.name].why for f in auto
         )
-        if auto_pick == "hub":
+        if failed:
+            auto_why = (
+                f"chosen by auto: about {hub.requests:,} requests ({hub.why}); the family "
+                f"could not be sized on the Hub ({failed})"
+            )
+        elif auto_pick == "hub":
             auto_why = (
                 f"chosen by auto: about {hub.requests:,} requests ({hub.why}); "
                 f"lineage would take about {total:,} ({why})"
@@ -203,7 +224,7 @@ def make_plan(
             chosen = wanted[f.name]
             est = hub if chosen == "hub" else lineage[f.name]
             bound = "at least" if f.name in floors else "about"
-            why = f"{source}: {bound} {est.requests:,} requests ({est.why})"
+            why = f"{source}: {bound} {_plural(est.requests, 'request')} ({est.why})"
         estimate = hub if chosen == "hub" else lineage[f.name]
         choices.append(Choice(f, chosen, estimate, why, floor=f.name in floors))
     uses_hub = any(c.strategy == "hub" for c in choices)

@@ -32,6 +32,8 @@ from collector.plan import Plan, make_plan, official_family, read_history
 from collector.stage import Stage
 
 NOW_ENV = "COLLECTOR_NOW"
+# DuckDB's memory for committing a whole-Hub crawl (its members only); see bench/results.md
+COMMIT_MEMORY_LIMIT = "192MB"
 
 
 @dataclass
@@ -198,7 +200,9 @@ def _snapshot_hub(
             else:
                 members = stage.members(family).to_arrow_table()
                 computed.append((family, result, (members, stage.member_edges().to_arrow_table())))
+        stage.close()  # its memory back before the warehouse opens: only the members are kept
         with warehouse.writer(db) as con:
+            con.execute(f"SET memory_limit = '{COMMIT_MEMORY_LIMIT}'")
             for family, result, tables in computed:
                 _check_clock(con, family.name, started_at)
                 if tables is None:

@@ -41,7 +41,8 @@ EDGE_SCHEMA = pa.schema(
 )
 
 
-FLUSH_ROWS = 10_000
+FLUSH_ROWS = 10_000  # write staged pages in batches of this many rows ...
+FLUSH_PAGES = 100  # ... or this many pages (a lineage crawl has many small pages)
 
 
 def _table(schema: pa.Schema, columns: Mapping[str, object]) -> pa.Table:
@@ -52,7 +53,7 @@ def _table(schema: pa.Schema, columns: Mapping[str, object]) -> pa.Table:
 
 
 # DuckDB's memory limit for a whole-Hub stage (see bench/results.md for the measurements).
-CRAWL_MEMORY_LIMIT = "256MB"
+CRAWL_MEMORY_LIMIT = "128MB"
 
 
 class Stage:
@@ -117,15 +118,16 @@ class Stage:
         }
         self._pending.append((_table(ITEM_SCHEMA, columns), _table(EDGE_SCHEMA, edges)))
         self._pending_rows += len(records)
-        if self._pending_rows >= FLUSH_ROWS:
+        if self._pending_rows >= FLUSH_ROWS or len(self._pending) >= FLUSH_PAGES:
             self.flush()
 
     def flush(self) -> None:
         """Write the pages added since the last flush."""
         if not self._pending:
             return
-        page = pa.concat_tables([items for items, _ in self._pending])
-        page_edges = pa.concat_tables([edges for _, edges in self._pending])
+        # one chunk each: DuckDB's scan of thousands of tiny chunks costs far more memory
+        page = pa.concat_tables([items for items, _ in self._pending]).combine_chunks()
+        page_edges = pa.concat_tables([edges for _, edges in self._pending]).combine_chunks()
         self._pending, self._pending_rows = [], 0
         self.db.execute("INSERT INTO raw_items SELECT * FROM page")
         self.db.execute("INSERT INTO raw_edges SELECT * FROM page_edges")
@@ -206,6 +208,7 @@ class Stage:
         )
 
     def close(self) -> None:
+        """Release the stage (closing twice is harmless)."""
         self.db.close()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)

@@ -189,12 +189,11 @@ def test_one_crawl_serves_every_family_in_ceil_n_over_page_requests(
         "2 derivatives), 6 requests (0 retries) by hub, Xs",
     ]
     assert result.stderr.splitlines()[:3] == [
-        "qwen: hub, set in the families file: about 2,500 requests "
-        "(2,500,000 models at 1,000 per page; default size, no crawl yet)",
-        "llama: hub, set in the families file: about 2,500 requests "
+        "qwen, llama: hub, set in the families file: about 2,500 requests "
         "(2,500,000 models at 1,000 per page; default size, no crawl yet)",
         "Expecting about 2,500 requests in all, about 25 min at the anonymous quota of "
         "500 requests per 5 min",
+        "Official repos only, in seconds: collector snapshot -f qwen -f llama --official-only",
     ]
     assert run_ids(isolated_env) == [("qwen", "hub", 6, 23), ("llama", "hub", 6, 23)]
 
@@ -355,3 +354,18 @@ def test_plan_reads_the_quota_from_the_hub_and_suggests_the_fast_path(
     ]
     assert details == [f"/api/models/Qwen/M{k}" for k in range(8)]
     assert "3,015 members" in result.stdout and "by hub" in result.stdout
+
+
+def test_auto_takes_the_crawl_when_the_family_cannot_be_sized(
+    cli: Cli, small_pages: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    families_file(tmp_path, monkeypatch)
+    build_hub(small_pages)
+    small_pages.inject("500", times=7, path_prefix="/api/models/")  # the detail endpoint
+    result = cli("snapshot", "-f", "qwen", now=NOW)
+    assert result.stderr.splitlines()[0] == (
+        "qwen: hub, chosen by auto: about 2,500 requests (2,500,000 models at 1,000 per page; "
+        "default size, no crawl yet); the family could not be sized on the Hub (HTTP 500 from "
+        f"{small_pages.url} for /api/models/Qwen/Qwen3-32B after 7 attempts)"
+    )
+    assert "10 members" in result.stdout and "by hub" in result.stdout
