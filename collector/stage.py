@@ -74,10 +74,15 @@ class Stage:
                 edges["child_id"].append(r.repo_id)
                 edges["parent_id"].append(e.parent_id)
                 edges["relation"].append(e.relation)
-        page = pa.Table.from_pydict(cols, schema=ITEM_SCHEMA)
-        page_edges = pa.Table.from_pydict(edges, schema=EDGE_SCHEMA)
-        self.db.execute("INSERT INTO raw_items SELECT * FROM page")
-        self.db.execute("INSERT INTO raw_edges SELECT * FROM page_edges")
+        self._append("raw_items", pa.Table.from_pydict(cols, schema=ITEM_SCHEMA))
+        self._append("raw_edges", pa.Table.from_pydict(edges, schema=EDGE_SCHEMA))
+
+    def _append(self, table: str, batch: pa.Table) -> None:
+        self.db.register("_batch", batch)
+        try:
+            self.db.execute(f"INSERT INTO {table} SELECT * FROM _batch")
+        finally:
+            self.db.unregister("_batch")
 
     def finish(self) -> None:
         """De-duplicate: one row per repo, the latest sighting, with that sighting's edges."""
