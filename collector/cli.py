@@ -105,22 +105,36 @@ def snapshot(
     ] = None,
     db: DbOpt = None,
     families: FamiliesOpt = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue an interrupted snapshot where it stopped "
+                     "(else it is started over)."),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Take one snapshot of each family into the warehouse."""
     chosen = get_families(family or [DEFAULT_FAMILY], families)
     with SnapshotProgress(enabled=not quiet) as progress:
-        results = take_snapshot(chosen, db=db, progress=progress)
+        results = take_snapshot(chosen, db=db, progress=progress, resume=resume)
     for r in results:
         typer.echo(_summary(r))
+        if r.status == "partial":
+            typer.echo(f"Warning: {r.family}: partial snapshot: {r.error}", err=True)
 
 
 def _summary(r: RunResult) -> str:
-    extra = f", {r.rejected} rejected items/tags" if r.rejected else ""
+    kept = f", {r.stale:,} kept at their last value" if r.stale else ""
+    extra = ""
+    if r.rate_limited:
+        extra += f", {r.rate_limited} rate-limited"
+    if r.rejected:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(r.problems.items()))
+        extra += f", {r.rejected} rejected items/tags ({kinds})"
+    resumed = " (resumed)" if r.resumed else ""
     return (
-        f"{r.family}: run {r.run_id} {r.status} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "
-        f"{r.members:,} members ({r.official:,} official, {r.derivatives:,} derivatives), "
-        f"{r.requests:,} requests ({r.retries} retries){extra}, {r.seconds:.1f}s"
+        f"{r.family}: run {r.run_id} {r.status}{resumed} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "
+        f"{r.members:,} members ({r.official:,} official, {r.derivatives:,} derivatives{kept}), "
+        f"{r.requests:,} requests ({r.retries} retries{extra}), {r.seconds:.1f}s"
     )
 
 
@@ -151,8 +165,13 @@ def report(
             _out(Document(columns, rows, data, title=f"{family}: downloads_all_time by {by.value}"), fmt)
             return
         series = reports.daily_series(con, family, start, stop)
-    data = {"family": series.family, "series": series.rows, "anomalies": series.anomalies}
-    notes = []
+    data = {"family": series.family, "series": series.rows, "anomalies": series.anomalies,
+            "partial_days": series.partial_days}
+    notes = [
+        f"Partial: {p['date']}: {p['stale_repos']:,} of {p['repos']:,} repos not refreshed, "
+        f"counted at their last value ({p['error']})"
+        for p in series.partial_days
+    ]
     if series.anomalies:
         kinds: dict[str, int] = {}
         for a in series.anomalies:

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from collector.crawl import ROOT_KINDS, Crawl, Task
+from collector.errors import HubUnreachable
 from collector.families import Family
-from collector.hub import HubClient
+from collector.hub import HubClient, HubError
 from collector.items import Problems, RepoRecord, parse_item
 from collector.stage import Stage
 
@@ -49,25 +51,26 @@ class Discovery(Protocol):
     ) -> None: ...
 
 
-def _add_page(
-    stage: Stage, items: list[Any], problems: Problems
-) -> list[RepoRecord]:
-    records = [r for r in (parse_item(item, problems) for item in items) if r is not None]
-    stage.add(records)
-    return records
-
-
 class LineageDiscovery:
-    """Official repos by author, then derivatives parent by parent, breadth first."""
+    """Official repos by author, then derivatives parent by parent, breadth first.
+
+    The crawl is resumable (see crawl.py): every page is committed to the stage with the
+    listings it queues. A parent listing that still fails after the client's retries is
+    recorded as failed and the crawl goes on (the snapshot becomes `partial`); a failing
+    root listing (an author or a listed repo), an unreachable Hub, or
+    `MAX_CONSECUTIVE_FAILURES` failed listings in a row stop it (the snapshot fails and
+    can be resumed).
+    """
 
     name = "lineage"
+    MAX_CONSECUTIVE_FAILURES = 3
 
     def estimate(self, families: list[Family], client: HubClient) -> Estimate:
         floor = sum(len(f.authors) + len(f.repos) for f in families)
         derived = any(f.derivatives for f in families)
         why = "one listing per author and one lookup per listed repo"
         if derived:
-            why += ", then one listing per parent found (known as the crawl goes)"
+            why += ", then one listing per member found (known as the crawl goes)"
         return Estimate(floor, exact=not derived, why=why)
 
     def collect(
@@ -89,47 +92,66 @@ class LineageDiscovery:
         problems: Problems,
         progress: Progress,
     ) -> None:
-        seen: set[str] = set()
-        frontier: list[str] = []
+        crawl = Crawl(stage, client.stats, problems)
+        if not crawl.started:
+            crawl.begin([("author", a) for a in family.authors]
+                        + [("repo", r) for r in family.repos])
 
-        def take(records: list[RepoRecord], official_only: bool) -> None:
-            for r in records:
-                key = r.repo_id.lower()
-                if key in seen:
-                    continue
-                if official_only and not family.is_official(r.repo_id, r.author):
-                    continue
-                seen.add(key)
-                frontier.append(r.repo_id)
-            progress("page", repos=len(seen), requests=client.stats.requests,
-                     queued=len(frontier))
+        def follows(depth: int) -> bool:
+            return family.derivatives and (family.max_depth is None or depth < family.max_depth)
 
-        for author in family.authors:
-            for page in client.pages(client.listing_params(author=author)):
-                take(_add_page(stage, page.items, problems), official_only=True)
-        for repo_id in family.repos:
-            item = client.model(repo_id)
-            if item is None:
-                problems.add("listed repo not found", repo_id)
+        failed_in_a_row = 0
+        while (task := crawl.next_task()) is not None:
+            try:
+                self._run_task(task, family, client, crawl, follows)
+            except HubError as exc:
+                crawl.fail(task, str(exc))
+                failed_in_a_row += 1
+                if task.kind in ROOT_KINDS or failed_in_a_row >= self.MAX_CONSECUTIVE_FAILURES:
+                    raise
+                progress("failed", target=task.target, error=str(exc))
                 continue
-            take(_add_page(stage, [item], problems), official_only=False)
+            except HubUnreachable as exc:
+                crawl.fail(task, str(exc))
+                raise
+            failed_in_a_row = 0
+            done = crawl.progress()
+            progress("page", repos=stage.rows, requests=client.stats.requests,
+                     queued=done["todo"])
 
-        queried: set[str] = set()
-        depth = 0
-        while frontier and family.derivatives and (
-            family.max_depth is None or depth < family.max_depth
-        ):
-            parents, frontier = frontier, []
-            progress("level", depth=depth + 1, parents=len(parents),
-                     requests=client.stats.requests)
-            for parent in parents:
-                if parent.lower() in queried:
-                    continue
-                queried.add(parent.lower())
-                params = client.listing_params(filter=f"base_model:{parent}")
-                for page in client.pages(params):
-                    take(_add_page(stage, page.items, problems), official_only=False)
-            depth += 1
+    @staticmethod
+    def _run_task(
+        task: Task,
+        family: Family,
+        client: HubClient,
+        crawl: Crawl,
+        follows: Callable[[int], bool],
+    ) -> None:
+        if task.kind == "repo":
+            item = client.model(task.target)
+            if item is None:
+                crawl.problems.add("listed repo not found", task.target)
+                crawl.save_page(task, [], None, [])
+                return
+            records = _parse([item], crawl.problems)
+            crawl.save_page(task, records, None,
+                            [(r.repo_id, 0) for r in records if follows(0)])
+            return
+        if task.kind == "author":
+            params = client.listing_params(author=task.target)
+        else:
+            params = client.listing_params(filter=f"base_model:{task.target}")
+        child_depth = 0 if task.kind == "author" else task.depth + 1
+        for page in client.pages(params, start_url=task.next_url):
+            records = _parse(page.items, crawl.problems)
+            takes = [r for r in records
+                     if task.kind != "author" or family.is_official(r.repo_id, r.author)]
+            parents = [(r.repo_id, child_depth) for r in takes if follows(child_depth)]
+            crawl.save_page(task, records, page.next_url, parents)
+
+
+def _parse(items: list[Any], problems: Problems) -> list[RepoRecord]:
+    return [r for r in (parse_item(item, problems) for item in items) if r is not None]
 
 
 STRATEGIES: dict[str, Callable[[], Discovery]] = {"lineage": LineageDiscovery}

@@ -114,6 +114,29 @@ def m002_views(db: duckdb.DuckDBPyConnection) -> None:
     db.execute(VIEWS_SQL)
 
 
+@migration
+def m003_partial_runs(db: duckdb.DuckDBPyConnection) -> None:
+    from collector.views import PARTIAL_RUNS_SQL
+
+    db.execute(
+        """
+        ALTER TABLE runs ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0;  -- HTTP 429s met
+        ALTER TABLE runs ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;  -- rows of `stale`
+        ALTER TABLE runs ADD COLUMN problems VARCHAR;  -- JSON: data problem kind -> count
+        ALTER TABLE runs ADD COLUMN stage_id VARCHAR;  -- the stage a run was committed from
+
+        -- Members that a partial run could not refresh: kept as members, with the
+        -- counters of their last stored row (no counts row at this run).
+        CREATE TABLE stale (
+            run_id   BIGINT NOT NULL,
+            repo_key BIGINT NOT NULL,
+            PRIMARY KEY (run_id, repo_key)
+        );
+        """
+    )
+    db.execute(PARTIAL_RUNS_SQL)
+
+
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the migrations recorded in this warehouse, in order."""
     exists = db.execute(

@@ -5,7 +5,7 @@ Functions here return plain data (lists of dicts); rendering is render.py's job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -32,6 +32,8 @@ class Series:
     family: str
     rows: list[dict[str, Any]]
     anomalies: list[dict[str, Any]]
+    # days whose run was partial: members it could not refresh count at their last value
+    partial_days: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -73,9 +75,16 @@ def daily_series(
             WHERE {where} ORDER BY date, kind, repo_id""",
         params,
     )
-    for row in rows + anomalies:
+    partial = _rows(
+        con,
+        f"""SELECT f.date, f.run_id, f.repos, f.stale_repos, r.error
+            FROM (SELECT * FROM family_daily WHERE {where} AND partial) f
+            JOIN runs r USING (run_id) ORDER BY f.date""",
+        params,
+    )
+    for row in rows + anomalies + partial:
         row["date"] = row["date"].isoformat()
-    return Series(family, rows, anomalies)
+    return Series(family, rows, anomalies, partial)
 
 
 def group_series(

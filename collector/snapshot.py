@@ -6,6 +6,7 @@ lineage intervals, in one transaction: either all of it is there, or none of it.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -14,11 +15,12 @@ from datetime import UTC, datetime
 import duckdb
 
 from collector import warehouse
+from collector.crawl import failed_listings, load_problems, saved_stats
 from collector.discovery import Progress, get_strategy, no_progress
 from collector.errors import CollectorError, UsageError
 from collector.families import Family
 from collector.hub import HubClient
-from collector.items import Problems
+from collector.resume import discard, open_stage, stage_path
 from collector.stage import Stage
 
 NOW_ENV = "COLLECTOR_NOW"
@@ -41,6 +43,8 @@ class RunResult:
     retries: int = 0
     rate_limited: int = 0
     rejected: int = 0
+    stale: int = 0  # members not refreshed by a partial run, kept at their last value
+    resumed: bool = False
     seconds: float = 0.0
     problems: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -67,12 +71,19 @@ def take_snapshot(
     client: HubClient | None = None,
     now: datetime | None = None,
     progress: Progress = no_progress,
+    resume: bool = False,
 ) -> list[RunResult]:
-    """Snapshot each family into the warehouse; one run per family."""
+    """Snapshot each family into the warehouse; one run per family.
+
+    With `resume`, a family's unfinished snapshot (see resume.py) is continued instead of
+    started over.
+    """
     client = client or HubClient()
     results = []
     for family in families:
-        results.append(_snapshot_family(family, db, client, now or now_utc(), progress))
+        results.append(
+            _snapshot_family(family, db, client, now or now_utc(), progress, resume)
+        )
     return results
 
 
@@ -80,27 +91,63 @@ def _snapshot_family(
     family: Family,
     db: str | os.PathLike[str] | None,
     client: HubClient,
-    started_at: datetime,
+    now: datetime,
     progress: Progress,
+    resume: bool,
 ) -> RunResult:
     strategy = get_strategy(family.strategy if family.strategy != "auto" else "lineage")
+    path = stage_path(db, family.name)
     with warehouse.writer(db) as con:  # checks the warehouse before spending requests
-        _check_clock(con, family.name, started_at)
+        opened, discarded = open_stage(path, family, strategy.name, now, resume)
+        if discarded:
+            progress("discarded", family=family.name, why=discarded)
+        try:
+            done = _committed(con, opened.stage_id)
+            if done is None:
+                if opened.resumed and _last_started(con, family.name) > opened.started_at:
+                    opened.stage.close()  # a later snapshot was taken since: start over
+                    discard(path)
+                    opened, _ = open_stage(path, family, strategy.name, now, False)
+                _check_clock(con, family.name, opened.started_at)
+        except BaseException:
+            opened.stage.close()
+            raise
+    if done is not None:  # committed just before an interruption: only the stage was left
+        opened.stage.close()
+        discard(path)
+        progress("done", result=done)
+        return done
+    started_at = opened.started_at
     estimate = strategy.estimate([family], client)
-    progress("start", family=family.name, strategy=strategy.name, estimate=estimate)
+    progress("start", family=family.name, strategy=strategy.name, estimate=estimate,
+             resumed=opened.resumed)
     before = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
     clock = time.monotonic()
-    stage = Stage()
-    problems = Problems()
-    result = RunResult(None, family.name, started_at, "complete", strategy.name)
+    stage = opened.stage
+    problems = load_problems(stage)
+    result = RunResult(None, family.name, started_at, "complete", strategy.name,
+                       resumed=opened.resumed)
     try:
         try:
             strategy.collect([family], client, stage, problems, progress)
         except CollectorError as exc:
             result.status, result.error = "failed", str(exc)
-        result.requests = client.stats.requests - before[0]
-        result.retries = client.stats.retries - before[1]
-        result.rate_limited = client.stats.rate_limited - before[2]
+        failures = failed_listings(stage)
+        if failures and result.status == "complete":
+            kind, target, error = failures[0]
+            result.status = "partial"
+            result.error = (
+                f"{len(failures)} listing{'s' if len(failures) > 1 else ''} failed after "
+                f"retries (first: {kind} {target}: {error})"
+            )
+        saved = saved_stats(stage)
+        if saved is not None:
+            result.requests, result.retries = saved["requests"], saved["retries"]
+            result.rate_limited = saved["rate_limited"]
+        else:
+            result.requests = client.stats.requests - before[0]
+            result.retries = client.stats.retries - before[1]
+            result.rate_limited = client.stats.rate_limited - before[2]
         result.problems = dict(problems.counts)
         result.rejected = problems.total
         stage.finish()
@@ -108,11 +155,13 @@ def _snapshot_family(
         with warehouse.writer(db) as con:
             _check_clock(con, family.name, started_at)
             if result.status == "failed":
-                result.run_id = _record_failed(con, result)
+                result.run_id = _insert_run(con, result, opened.stage_id)
             else:
-                _commit(con, stage, family, result)
+                _commit(con, stage, family, result, opened.stage_id)
     finally:
         stage.close()
+    if result.status != "failed":
+        discard(path)  # a failed snapshot keeps its stage for --resume
     result.seconds = time.monotonic() - clock
     progress("done", result=result)
     if result.status == "failed":
@@ -124,41 +173,77 @@ class SnapshotFailed(CollectorError):
     """A snapshot could not fetch its family; the failure is recorded as a failed run."""
 
     def __init__(self, result: RunResult) -> None:
-        super().__init__(f"snapshot of {result.family} failed: {result.error}")
+        super().__init__(
+            f"snapshot of {result.family} failed: {result.error} (recorded as run "
+            f"{result.run_id}; `collector snapshot --resume` continues it)"
+        )
         self.result = result
 
 
-def _check_clock(con: duckdb.DuckDBPyConnection, family: str, started_at: datetime) -> None:
+COUNTED = ("complete", "partial")  # statuses of runs that reports use
+
+
+def _last_started(con: duckdb.DuckDBPyConnection, family: str) -> datetime:
     row = con.execute(
-        "SELECT max(started_at) FROM runs WHERE family = ? AND status = 'complete'", [family]
+        "SELECT max(started_at) FROM runs WHERE family = ? AND list_contains(?, status)",
+        [family, list(COUNTED)],
     ).fetchall()
-    last = row[0][0]
-    if last is not None and started_at < last:
+    return row[0][0] or datetime.min
+
+
+def _committed(con: duckdb.DuckDBPyConnection, stage_id: str) -> RunResult | None:
+    """The run already committed from this stage, if any."""
+    row = con.execute(
+        """SELECT run_id, family, started_at, status, strategy, repos_seen, members, requests,
+                  retries, rate_limited, rejected, stale, error
+           FROM runs WHERE stage_id = ? AND list_contains(?, status)""",
+        [stage_id, list(COUNTED)],
+    ).fetchall()
+    if not row:
+        return None
+    (run_id, family, started_at, status, strategy, seen, members, requests, retries,
+     limited, rejected, stale, error) = row[0]
+    official = con.execute(
+        "SELECT count(*) FROM membership WHERE family = ? AND ? BETWEEN first_run AND last_run "
+        "AND role = 'official'",
+        [family, run_id],
+    ).fetchall()[0][0]
+    return RunResult(run_id, family, started_at, status, strategy, repos_seen=seen,
+                     members=members, official=official, derivatives=members - official,
+                     requests=requests, retries=retries, rate_limited=limited,
+                     rejected=rejected, stale=stale, error=error, resumed=True)
+
+
+def _check_clock(con: duckdb.DuckDBPyConnection, family: str, started_at: datetime) -> None:
+    last = _last_started(con, family)
+    if last != datetime.min and started_at < last:
         raise UsageError(
             f"snapshot time {started_at:%Y-%m-%dT%H:%M:%S} is before the last snapshot of "
             f"{family} ({last:%Y-%m-%dT%H:%M:%S}); history only moves forward"
         )
 
 
-def _insert_run(con: duckdb.DuckDBPyConnection, r: RunResult) -> int:
+def _insert_run(con: duckdb.DuckDBPyConnection, r: RunResult, stage_id: str | None) -> int:
     row = con.execute(
         """
         INSERT INTO runs (family, started_at, finished_at, status, strategy, repos_seen,
-                          members, requests, retries, rejected, error)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id
+                          members, requests, retries, rejected, error, rate_limited,
+                          problems, stage_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id
         """,
         [r.family, r.started_at, datetime.now(UTC).replace(tzinfo=None), r.status, r.strategy,
-         r.repos_seen, r.members, r.requests, r.retries, r.rejected, r.error],
+         r.repos_seen, r.members, r.requests, r.retries, r.rejected, r.error, r.rate_limited,
+         json.dumps(r.problems, sort_keys=True) if r.problems else None, stage_id],
     ).fetchall()
     return int(row[0][0])
 
 
-def _record_failed(con: duckdb.DuckDBPyConnection, result: RunResult) -> int:
-    return _insert_run(con, result)
-
-
 def _commit(
-    con: duckdb.DuckDBPyConnection, stage: Stage, family: Family, result: RunResult
+    con: duckdb.DuckDBPyConnection,
+    stage: Stage,
+    family: Family,
+    result: RunResult,
+    stage_id: str | None = None,
 ) -> None:
     members = stage.members(family).to_arrow_table()
     member_edges = stage.member_edges().to_arrow_table()
@@ -167,7 +252,7 @@ def _commit(
     try:
         con.execute("BEGIN TRANSACTION")
         try:
-            _write(con, family.name, result)
+            _write(con, family.name, result, stage_id)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -177,17 +262,20 @@ def _commit(
         con.unregister("snap_edges")
 
 
-def _write(con: duckdb.DuckDBPyConnection, family: str, result: RunResult) -> None:
+def _write(
+    con: duckdb.DuckDBPyConnection, family: str, result: RunResult, stage_id: str | None
+) -> None:
     stats = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE role = 'official') FROM snap"
     ).fetchall()
     result.members, result.official = int(stats[0][0]), int(stats[0][1])
     result.derivatives = result.members - result.official
-    run_id = _insert_run(con, result)
+    run_id = _insert_run(con, result, stage_id)
     result.run_id = run_id
     prev = con.execute(
-        "SELECT max(run_id) FROM runs WHERE family = ? AND status = 'complete' AND run_id < ?",
-        [family, run_id],
+        "SELECT max(run_id) FROM runs WHERE family = ? AND list_contains(?, status) "
+        "AND run_id < ?",
+        [family, list(COUNTED), run_id],
     ).fetchall()
     prev_run = prev[0][0]
     params = {"run": run_id}
@@ -274,6 +362,8 @@ def _write(con: duckdb.DuckDBPyConnection, family: str, result: RunResult) -> No
         FROM snap_keys s LEFT JOIN snap_keys p ON lower(p.repo_id) = lower(s.parent_id)
         """
     )
+    if result.status == "partial" and prev_run is not None:
+        _carry_stale(con, family, result, run_id, prev_run)
     _extend_intervals(
         con, "membership", ["repo_key"], ["role", "relation", "depth", "parent_key"],
         "snap_members", family, run_id, prev_run,
@@ -285,9 +375,58 @@ def _write(con: duckdb.DuckDBPyConnection, family: str, result: RunResult) -> No
         FROM snap_edges e JOIN snap_keys k ON k.repo_id = e.child_id
         """
     )
+    if result.stale:
+        con.execute(
+            """
+            INSERT INTO snap_member_edges
+            SELECT e.child_key, e.parent_id, e.relation FROM edges e
+            JOIN stale s ON s.repo_key = e.child_key AND s.run_id = $run
+            WHERE e.family = $family AND e.last_run = $prev
+            """,
+            {"run": run_id, "family": family, "prev": prev_run},
+        )
     _extend_intervals(
         con, "edges", ["child_key", "parent_id", "relation"], [],
         "snap_member_edges", family, run_id, prev_run,
+    )
+
+
+def _carry_stale(
+    con: duckdb.DuckDBPyConnection, family: str, result: RunResult, run_id: int, prev_run: int
+) -> None:
+    """Keep the previous run's members that a partial run did not see (their listing may
+    have failed): they stay members with their last counters, recorded in `stale`."""
+    con.execute(
+        """
+        INSERT INTO stale (run_id, repo_key)
+        SELECT $run, m.repo_key FROM membership m
+        WHERE m.family = $family AND m.last_run = $prev
+          AND m.repo_key NOT IN (SELECT repo_key FROM snap_members)
+        """,
+        {"run": run_id, "family": family, "prev": prev_run},
+    )
+    con.execute(
+        """
+        INSERT INTO snap_members
+        SELECT m.repo_key, m.role, m.relation, m.depth, m.parent_key FROM membership m
+        JOIN stale s ON s.repo_key = m.repo_key AND s.run_id = $run
+        WHERE m.family = $family AND m.last_run = $prev
+        """,
+        {"run": run_id, "family": family, "prev": prev_run},
+    )
+    row = con.execute(
+        """SELECT count(*), count(*) FILTER (WHERE m.role = 'official')
+           FROM stale s JOIN membership m ON m.repo_key = s.repo_key
+           WHERE s.run_id = $run AND m.family = $family AND m.last_run = $prev""",
+        {"run": run_id, "family": family, "prev": prev_run},
+    ).fetchall()
+    result.stale = int(row[0][0])
+    result.members += result.stale
+    result.official += int(row[0][1])
+    result.derivatives = result.members - result.official
+    con.execute(
+        "UPDATE runs SET members = ?, stale = ? WHERE run_id = ?",
+        [result.members, result.stale, run_id],
     )
 
 

@@ -1,6 +1,7 @@
 """The staging area of one snapshot: what the Hub returned, before it reaches the warehouse.
 
-Pages are appended in batches to an in-memory DuckDB (never row by row), and each family's
+Pages are appended in batches to a DuckDB of their own (never row by row): in memory, or
+a file beside the warehouse that lets an interrupted snapshot resume (see crawl.py). Each family's
 membership is then computed in SQL: official repos, then breadth-first along base_model
 edges, each repo at its smallest depth, so cycles and repos with several official
 ancestors are counted once. Nothing here touches the warehouse, so a snapshot holds the
@@ -8,6 +9,8 @@ warehouse's write lock only for its final commit.
 """
 
 from __future__ import annotations
+
+import os
 
 import duckdb
 import pyarrow as pa
@@ -39,16 +42,21 @@ EDGE_SCHEMA = pa.schema(
 class Stage:
     """Records of one snapshot, de-duplicated by repo (the Hub `_id`, else the id)."""
 
-    def __init__(self) -> None:
-        self.db = duckdb.connect(":memory:")
-        self.db.register("_empty_items", ITEM_SCHEMA.empty_table())
-        self.db.register("_empty_edges", EDGE_SCHEMA.empty_table())
-        self.db.execute("CREATE TABLE raw_items AS SELECT * FROM _empty_items")
-        self.db.execute("CREATE TABLE raw_edges AS SELECT * FROM _empty_edges")
-        self.db.unregister("_empty_items")
-        self.db.unregister("_empty_edges")
-        self._seq = 0
-        self.rows = 0
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        """An empty stage in memory, or the stage kept in the DuckDB file at `path`."""
+        self.db = duckdb.connect(str(path) if path else ":memory:")
+        exists = self.db.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'raw_items'"
+        ).fetchall()[0][0]
+        if not exists:
+            self.db.register("_empty_items", ITEM_SCHEMA.empty_table())
+            self.db.register("_empty_edges", EDGE_SCHEMA.empty_table())
+            self.db.execute("CREATE TABLE raw_items AS SELECT * FROM _empty_items")
+            self.db.execute("CREATE TABLE raw_edges AS SELECT * FROM _empty_edges")
+            self.db.unregister("_empty_items")
+            self.db.unregister("_empty_edges")
+        row = self.db.execute("SELECT coalesce(max(seq) + 1, 0), count(*) FROM raw_items").fetchall()
+        self._seq, self.rows = int(row[0][0]), int(row[0][1])
 
     def add(self, records: list[RepoRecord]) -> None:
         """Append one page of records (a later sighting of a repo wins)."""
