@@ -1,19 +1,22 @@
 """The resumable state of a snapshot's crawl, kept in its stage next to the fetched pages.
 
 A crawl is a queue of listings to page through (a family's authors, its listed repos,
-then one `base_model:` listing per member found). Each fetched page is committed to the
-stage in one transaction together with the listings it queues, the next-page URL of its
-own listing and the running request counts. So a snapshot killed at any moment resumes
-from its last committed page: a page fetched but not committed is fetched again, and the
-stage keeps the latest sighting of each repo, so nothing is counted twice.
+then one `base_model:` listing per member found). Fetched pages are committed to the
+stage together with the listings they queue, the next-page URL of their own listing and
+the running request counts, in one transaction. So a snapshot killed at any moment
+resumes from its last commit: a page fetched but not committed is fetched again, and
+the stage keeps the latest sighting of each repo, so nothing is counted twice.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+
+import pyarrow as pa
 
 from collector.hub import HubStats
 from collector.items import Problems, RepoRecord
@@ -21,6 +24,11 @@ from collector.stage import Stage
 
 ROOT_KINDS = ("author", "repo")  # listings that define the family's official repos
 STAT_FIELDS = ("requests", "retries", "rate_limited")
+_TASK_SCHEMA = pa.schema([
+    ("task_id", pa.int32()), ("kind", pa.string()), ("target", pa.string()),
+    ("depth", pa.int32()), ("state", pa.string()), ("next_url", pa.string()),
+    ("error", pa.string()),
+])
 
 
 @dataclass(frozen=True)
@@ -31,41 +39,53 @@ class Task:
     kind: str  # author | repo | parent
     target: str
     depth: int  # depth of the member whose children a `parent` task lists
-    next_url: str | None  # where a listing interrupted after some pages goes on
+    next_url: str | None = None  # where a listing interrupted after some pages goes on
 
 
 class Crawl:
-    """The task queue and counters of one snapshot, persisted in its stage's database."""
+    """The task queue and counters of one snapshot, persisted in its stage's database.
+
+    The queue lives in memory and is written with the pages, in bulk, at most every
+    COMMIT_EVERY seconds and whenever a listing fails or the crawl stops: a commit per
+    page would cost more than fetching it.
+    """
+
+    COMMIT_EVERY = 0.5
 
     def __init__(self, stage: Stage, stats: HubStats, problems: Problems) -> None:
         """The crawl kept in `stage`; `stats` are the client's, `problems` from load_problems."""
         self.stage = stage
         self.db = stage.db
         prepare(stage)
-        self._queued = {
-            (kind, target.lower())
-            for kind, target in self.db.execute("SELECT kind, target FROM tasks").fetchall()
-        }
-        self._next_id = int(
-            self.db.execute("SELECT coalesce(max(task_id) + 1, 0) FROM tasks").fetchall()[0][0]
-        )
+        rows = self.db.execute(
+            "SELECT task_id, kind, target, depth, state, next_url FROM tasks ORDER BY task_id"
+        ).fetchall()
+        self._queued = {(kind, target.lower()) for _, kind, target, _, _, _ in rows}
+        self._todo = deque(Task(i, k, t, d, u) for i, k, t, d, state, u in rows if state == "todo")
+        self._next_id = max((r[0] for r in rows), default=-1) + 1
         # Requests of earlier attempts, and where this attempt's client started counting.
-        self._base = {f: int(self.get(f) or 0) for f in STAT_FIELDS}
+        saved = json.loads(self.get("counters") or "{}")
+        self._base = {f: int(saved.get(f, 0)) for f in STAT_FIELDS}
         self._client_stats = stats
         self._client_start = {f: getattr(stats, f) for f in STAT_FIELDS}
         self.problems = problems
+        self._records: list[RepoRecord] = []
+        self._changed: dict[int, tuple[Task, str, str | None]] = {}  # task_id -> state, error
+        self._since = time.monotonic()
 
     # -- meta --------------------------------------------------------------------------
     def get(self, key: str) -> str | None:
         return get_meta(self.stage, key)
 
-    def set(self, key: str, value: str) -> None:
-        set_meta(self.stage, key, value)
-
     @property
     def started(self) -> bool:
         """True when the queue holds tasks (a crawl was begun in this stage)."""
         return self._next_id > 0
+
+    @property
+    def queued(self) -> int:
+        """Listings still to do."""
+        return len(self._todo)
 
     def stats(self) -> dict[str, int]:
         """Requests, retries and 429s of every attempt of this snapshot so far."""
@@ -77,15 +97,12 @@ class Crawl:
     # -- the queue ---------------------------------------------------------------------
     def begin(self, roots: Iterable[tuple[str, str]]) -> None:
         """Queue the root listings of a new crawl."""
-        self._transaction(lambda: self._queue((kind, target, 0) for kind, target in roots))
+        self._queue((kind, target, 0) for kind, target in roots)
+        self.flush()
 
     def next_task(self) -> Task | None:
         """The first listing not done yet, in queue order (breadth first)."""
-        row = self.db.execute(
-            """SELECT task_id, kind, target, depth, next_url FROM tasks
-               WHERE state = 'todo' ORDER BY task_id LIMIT 1"""
-        ).fetchall()
-        return Task(*row[0]) if row else None
+        return self._todo[0] if self._todo else None
 
     def save_page(
         self,
@@ -94,72 +111,65 @@ class Crawl:
         next_url: str | None,
         parents: Iterable[tuple[str, int]],
     ) -> None:
-        """Commit one page: its records, the parents it queues, and where its listing goes on."""
-
-        def write() -> None:
-            self.stage.add(records)
-            self._queue(("parent", target, depth) for target, depth in parents)
-            self.db.execute(
-                "UPDATE tasks SET next_url = ?, state = ? WHERE task_id = ?",
-                [next_url, "todo" if next_url else "done", task.task_id],
-            )
-            self._save_counters()
-
-        self._transaction(write)
+        """Save one page of `task` (the head of the queue): its records, the parents it
+        queues, and where its listing goes on (None: the listing is done)."""
+        self._records.extend(records)
+        self._queue(("parent", target, depth) for target, depth in parents)
+        if next_url:
+            self._todo[0] = replace(task, next_url=next_url)
+            self._changed[task.task_id] = (self._todo[0], "todo", None)
+        else:
+            self._todo.popleft()
+            self._changed[task.task_id] = (task, "done", None)
+        if time.monotonic() - self._since >= self.COMMIT_EVERY:
+            self.flush()
 
     def fail(self, task: Task, error: str) -> None:
         """Record that a listing failed after every retry (a resume tries it again)."""
+        head = self._todo.popleft()  # `task` with the next-page URL of its last page saved
+        self._changed[head.task_id] = (head, "failed", error)
+        self.flush()
 
-        def write() -> None:
-            self.db.execute(
-                "UPDATE tasks SET state = 'failed', error = ? WHERE task_id = ?",
-                [error, task.task_id],
-            )
-            self._save_counters()
-
-        self._transaction(write)
-
-    def progress(self) -> dict[str, int]:
-        """Listings by state: todo, done, failed."""
-        rows = self.db.execute("SELECT state, count(*) FROM tasks GROUP BY state").fetchall()
-        return {"todo": 0, "done": 0, "failed": 0, **{s: int(n) for s, n in rows}}
+    def flush(self) -> None:
+        """Commit everything saved since the last commit, in one transaction."""
+        tasks = [(t.task_id, t.kind, t.target, t.depth, state, t.next_url, error)
+                 for t, state, error in self._changed.values()]
+        batch = pa.Table.from_pylist(
+            [dict(zip(_TASK_SCHEMA.names, row, strict=True)) for row in tasks],
+            schema=_TASK_SCHEMA,
+        )
+        problems = {k: (n, self.problems.examples.get(k, ""))
+                    for k, n in self.problems.counts.items()}
+        counters = json.dumps({**self.stats(), "problems": problems})
+        self.db.execute("BEGIN TRANSACTION")
+        try:
+            self.stage.add(self._records)
+            self.db.register("_tasks", batch)
+            self.db.execute("INSERT OR REPLACE INTO tasks SELECT * FROM _tasks")
+            self.db.unregister("_tasks")
+            set_meta(self.stage, "counters", counters)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self._records, self._changed = [], {}
+        self._since = time.monotonic()
 
     # -- internals ---------------------------------------------------------------------
     def _queue(self, tasks: Iterable[tuple[str, str, int]]) -> None:
-        rows = []
         for kind, target, depth in tasks:
             key = (kind, target.lower())
             if key in self._queued:
                 continue
             self._queued.add(key)
-            rows.append((self._next_id, kind, target, depth, "todo"))
+            task = Task(self._next_id, kind, target, depth)
             self._next_id += 1
-        if rows:
-            self.db.executemany(
-                "INSERT INTO tasks (task_id, kind, target, depth, state) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-
-    def _save_counters(self) -> None:
-        for key, value in self.stats().items():
-            self.set(key, str(value))
-        problems = {k: (n, self.problems.examples.get(k, "")) for k, n in self.problems.counts.items()}
-        self.set("problems", json.dumps(problems))
-
-    def _transaction(self, write: Any) -> None:
-        queued, next_id = set(self._queued), self._next_id
-        self.db.execute("BEGIN TRANSACTION")
-        try:
-            write()
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            self._queued, self._next_id = queued, next_id
-            raise
+            self._todo.append(task)
+            self._changed[task.task_id] = (task, "todo", None)
 
 
 def prepare(stage: Stage) -> None:
-    """Create the crawl's tables in a stage that has none yet."""
+    """Create the crawl's tables in a stage that has none yet (a stage is scratch)."""
     stage.db.execute(
         """
         CREATE TABLE IF NOT EXISTS crawl_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -190,7 +200,8 @@ def set_meta(stage: Stage, key: str, value: str) -> None:
 def load_problems(stage: Stage) -> Problems:
     """The data problems counted by the committed pages of earlier attempts."""
     problems = Problems()
-    for kind, (n, example) in json.loads(get_meta(stage, "problems") or "{}").items():
+    saved = json.loads(get_meta(stage, "counters") or "{}")
+    for kind, (n, example) in saved.get("problems", {}).items():
         problems.counts[kind] = n
         problems.examples[kind] = example
     return problems
@@ -198,9 +209,10 @@ def load_problems(stage: Stage) -> Problems:
 
 def saved_stats(stage: Stage) -> dict[str, int] | None:
     """Requests, retries and 429s of every attempt, as last committed (None: no crawl)."""
-    if get_meta(stage, "requests") is None:
+    saved = json.loads(get_meta(stage, "counters") or "null")
+    if saved is None:
         return None
-    return {f: int(get_meta(stage, f) or 0) for f in STAT_FIELDS}
+    return {f: int(saved.get(f, 0)) for f in STAT_FIELDS}
 
 
 def retry_failed(stage: Stage) -> int:

@@ -96,7 +96,14 @@ class LineageDiscovery:
         if not crawl.started:
             crawl.begin([("author", a) for a in family.authors]
                         + [("repo", r) for r in family.repos])
+        try:
+            self._crawl(family, client, crawl, progress)
+        finally:
+            crawl.flush()
 
+    def _crawl(
+        self, family: Family, client: HubClient, crawl: Crawl, progress: Progress
+    ) -> None:
         def follows(depth: int) -> bool:
             return family.derivatives and (family.max_depth is None or depth < family.max_depth)
 
@@ -115,9 +122,8 @@ class LineageDiscovery:
                 crawl.fail(task, str(exc))
                 raise
             failed_in_a_row = 0
-            done = crawl.progress()
-            progress("page", repos=stage.rows, requests=client.stats.requests,
-                     queued=done["todo"])
+            progress("page", repos=crawl.stage.rows, requests=client.stats.requests,
+                     queued=crawl.queued)
 
     @staticmethod
     def _run_task(

@@ -109,6 +109,7 @@ def _snapshot_family(
                     discard(path)
                     opened, _ = open_stage(path, family, strategy.name, now, False)
                 _check_clock(con, family.name, opened.started_at)
+                has_history = _last_started(con, family.name) != datetime.min
         except BaseException:
             opened.stage.close()
             raise
@@ -135,11 +136,14 @@ def _snapshot_family(
         failures = failed_listings(stage)
         if failures and result.status == "complete":
             kind, target, error = failures[0]
-            result.status = "partial"
             result.error = (
                 f"{len(failures)} listing{'s' if len(failures) > 1 else ''} failed after "
                 f"retries (first: {kind} {target}: {error})"
             )
+            # Partial only when an earlier run vouches for the members it could not refresh.
+            result.status = "partial" if has_history else "failed"
+            if not has_history:
+                result.error += "; no earlier snapshot to keep their members from"
         saved = saved_stats(stage)
         if saved is not None:
             result.requests, result.retries = saved["requests"], saved["retries"]
