@@ -93,6 +93,7 @@ class World:
     rng: random.Random
     members: list[str]
     noise: list[str]
+    root_requests: int  # requests of the author listing (its pages, and one to spare)
 
     def change_counters(self) -> None:
         """A day passes: some counters grow, one decreases, likes move both ways."""
@@ -144,7 +145,8 @@ def build_world(settings: Settings, rng: random.Random, **hub_args: Any) -> Worl
     for i in range(max(2, settings.size // 10)):
         noise.append(hub.add(f"acme/other-{i}", downloads_all_time=5)["id"])
         noise.append(hub.add(f"stranger/x-{i}", downloads_all_time=9)["id"])
-    return World(hub, clock, rng, members, noise)
+    author_repos = officials + len(noise) // 2
+    return World(hub, clock, rng, members, noise, -(-author_repos // settings.page_size) + 1)
 
 
 # -- scenarios --------------------------------------------------------------------------
@@ -166,12 +168,9 @@ def _repeat(world: World, requests: int, settings: Settings) -> None:
 def _shifting(world: World, requests: int, settings: Settings) -> None:
     """After each page, a repo of the family's author that is not a member appears or
     disappears, so the author's listing shifts under the cursor."""
-    counter = iter(range(10**6))
-
     def shift(page: int) -> None:
-        n = next(counter)
-        if n % 2 == 0:
-            world.noise.append(world.hub.add(f"acme/other-new-{n}", downloads_all_time=1)["id"])
+        if page % 2 == 0:  # pages are numbered over the hub's life: names never repeat
+            world.noise.append(world.hub.add(f"acme/other-new-{page}", downloads_all_time=1)["id"])
         elif world.noise:
             world.hub.delete(world.noise.pop(world.rng.randrange(len(world.noise))))
 
@@ -180,7 +179,8 @@ def _shifting(world: World, requests: int, settings: Settings) -> None:
 
 def _listing_fails(world: World, requests: int, settings: Settings) -> None:
     """One parent listing fails beyond every retry: the run is partial."""
-    world.hub.inject("503", times=7, after=world.rng.randrange(2, max(3, requests)))
+    first = world.root_requests
+    world.hub.inject("503", times=7, after=world.rng.randrange(first, max(first + 1, requests)))
 
 
 def _root_fails(world: World, requests: int, settings: Settings) -> None:
@@ -290,13 +290,15 @@ def run_scenario(scenario: Scenario, settings: Settings, workdir: Path) -> Row:
         world = build_world(settings, rng, **scenario.hub_args)
         try:
             db = workdir / f"{_slug(scenario.name)}-{run}.duckdb"
-            requests = settings.size + 2 * (settings.size // settings.page_size + 2)
+            requests = len(world.members)  # a snapshot makes at least this many requests
             previous: dict[str, tuple[int, int, int]] = {}
-            days = settings.days + (scenario.inject is _listing_fails)
-            for day in range(days):
+            faulty_days = settings.days
+            if scenario.inject is _listing_fails:  # a partial run needs an earlier run
+                faulty_days = max(2, faulty_days)
+            for day in range(faulty_days + (scenario.inject is _listing_fails)):
                 if day:
                     world.change_counters()
-                if scenario.inject is not None and day < settings.days:
+                if scenario.inject is not None and day < faulty_days:
                     scenario.inject(world, requests, settings)
                 expected = world.expected()
                 run_id = snapshot_until_done(world, db, DAY0 + timedelta(days=day), row)
