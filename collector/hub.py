@@ -122,6 +122,7 @@ class HubClient:
         self.endpoint = self.endpoint.rstrip("/")
         self._headers = build_hf_headers(token=self.token)
         self._reset_at: float | None = None  # when the current window resets (self.clock)
+        self._paused_until = 0.0  # no request before this time (self.clock): quota reserve
 
     @property
     def authenticated(self) -> bool:
@@ -169,6 +170,10 @@ class HubClient:
         """One GET, retried on 408/429/5xx, network errors and unreadable JSON bodies."""
         wait = self.retry_wait
         for attempt in range(self.max_retries + 1):
+            pause = self._paused_until - self.clock()
+            if pause > 0:
+                self.stats.paced_seconds += pause
+                self.sleep(pause)
             self.stats.requests += 1
             if attempt:
                 self.stats.retries += 1
@@ -251,7 +256,7 @@ class HubClient:
 
     def _pace(self, response: httpx2.Response) -> None:
         """Stop short of the quota: when a response leaves only the reserve of its window,
-        wait for the window to reset before the next request (see `quota_reserve`)."""
+        the next request (if any) waits for the window to reset (see `quota_reserve`)."""
         info = parse_ratelimit_headers(response.headers)
         if info is None:
             return
@@ -264,8 +269,7 @@ class HubClient:
             self.reset_margin,
         )
         if delay:
-            self.stats.paced_seconds += delay
-            self.sleep(delay)
+            self._paused_until = self.clock() + delay
 
 
 def _path(url: str) -> str:
