@@ -50,11 +50,21 @@ class SnapshotProgress:
     def __call__(self, event: str, **data: Any) -> None:
         if not self.enabled:
             return
-        if event == "start":
+        if event == "discarded":
+            self.console.print(
+                f"{data['family']}: starting over, discarding an unfinished snapshot "
+                f"({data['why']})",
+                highlight=False,
+            )
+        elif event == "failed":
+            self.console.print(f"listing {data['target']} failed: {data['error']}",
+                               highlight=False)
+        elif event == "start":
             est = data["estimate"]
             bound = "" if est.exact else "at least "
+            resumed = "resuming an unfinished snapshot, " if data.get("resumed") else ""
             self.console.print(
-                f"{data['family']}: strategy {data['strategy']}, expecting {bound}"
+                f"{data['family']}: {resumed}strategy {data['strategy']}, expecting {bound}"
                 f"{est.requests:,} request{'' if est.requests == 1 else 's'} ({est.why})",
                 highlight=False,
             )
@@ -64,7 +74,7 @@ class SnapshotProgress:
         elif event in ("page", "level") and self._task is not None:
             detail = f"{data.get('repos', 0):,} repos, {data['requests']:,} requests"
             if "queued" in data:
-                detail += f", {data['queued']:,} parents queued"
+                detail += f", {data['queued']:,} listings queued"
             if event == "level":
                 detail = f"depth {data['depth']}: {data['parents']:,} parents, {data['requests']:,} requests"
             self._progress.update(self._task, detail=detail)
