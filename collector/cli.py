@@ -124,17 +124,16 @@ def snapshot(
 
 def _summary(r: RunResult) -> str:
     kept = f", {r.stale:,} kept at their last value" if r.stale else ""
+    limited = f", {r.rate_limited} rate-limited" if r.rate_limited else ""
     extra = ""
-    if r.rate_limited:
-        extra += f", {r.rate_limited} rate-limited"
     if r.rejected:
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(r.problems.items()))
-        extra += f", {r.rejected} rejected items/tags ({kinds})"
+        extra = f", {r.rejected} rejected items/tags ({kinds})"
     resumed = " (resumed)" if r.resumed else ""
     return (
         f"{r.family}: run {r.run_id} {r.status}{resumed} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "
         f"{r.members:,} members ({r.official:,} official, {r.derivatives:,} derivatives{kept}), "
-        f"{r.requests:,} requests ({r.retries} retries{extra}), {r.seconds:.1f}s"
+        f"{r.requests:,} requests ({r.retries} retries{limited}){extra}, {r.seconds:.1f}s"
     )
 
 

@@ -140,7 +140,8 @@ class Crawl:
         )
         problems = {k: (n, self.problems.examples.get(k, ""))
                     for k, n in self.problems.counts.items()}
-        counters = json.dumps({**self.stats(), "problems": problems})
+        counters = json.dumps({**self.stats(), "problems": problems,
+                               "seen": sorted(self.problems.seen)})
         self.db.execute("BEGIN TRANSACTION")
         try:
             self.stage.add(self._records)
@@ -204,6 +205,7 @@ def load_problems(stage: Stage) -> Problems:
     for kind, (n, example) in saved.get("problems", {}).items():
         problems.counts[kind] = n
         problems.examples[kind] = example
+    problems.seen = {(kind, example) for kind, example in saved.get("seen", [])}
     return problems
 
 
