@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import urllib.error
 import urllib.request
+
+import pytest
 
 from collector.hub import HubClient, pace_delay, quota_reserve
 from tests.fakehub import FakeHub
