@@ -33,5 +33,8 @@ example: $(STAMP) ## rebuild warehouse.duckdb.example (simulated data)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+reliability: $(STAMP) ## fault matrix, large family under a small quota, kill -9 x20 (minutes)
+	$(BIN)/python -m bench.reliability
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

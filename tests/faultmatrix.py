@@ -337,3 +337,108 @@ def table_rows(rows: list[Row]) -> list[dict[str, Any]]:
 
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower())
+
+
+# -- kill -9 ----------------------------------------------------------------------------
+@dataclass
+class KillResult:
+    """What `kill_and_resume` saw: kills, and whether every state matched an undisturbed run."""
+
+    days: int = 0
+    kills: int = 0
+    killed_running: int = 0  # kills that hit a running snapshot (the others had finished)
+    resumed_stages: int = 0  # reruns that found a stage to resume
+    consistent_after_kill: int = 0  # warehouse readable, showing the day before or after
+    reports_equal: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _report(db: Path) -> Any:
+    """The report and latest members a user would see, straight from the views."""
+    if not db.exists():
+        return [], []  # as an empty warehouse shows it
+    with duckdb.connect(str(db), read_only=True) as con:
+        series = con.execute(
+            "SELECT * EXCLUDE (run_id, started_at) FROM family_daily ORDER BY date"
+        ).fetchall()
+        members = con.execute(
+            """SELECT date, repo_id, role, relation, depth, parent_id, downloads_all_time,
+                      downloads_30d, likes FROM members_daily ORDER BY date, repo_id"""
+        ).fetchall()
+    return series, members
+
+
+def kill_and_resume(
+    workdir: Path, days: int, seed: int = 7, size: int = 40, min_kills: int = 0
+) -> KillResult:
+    """Snapshot a family on `days` days (or more, until `min_kills` kills) twice:
+    undisturbed into one warehouse, and into another with each day's snapshot killed
+    (SIGKILL) at a random moment, sometimes twice, then rerun with --resume. After each kill the warehouse must open and show either
+    the day before or the finished day; at the end both warehouses must report the same.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    rng = random.Random(seed)
+    settings = Settings(size=size, page_size=2)
+    world = build_world(settings, rng)
+    families = workdir / "families.toml"
+    families.write_text(
+        f'[families.acme]\nauthors = ["acme"]\nname_pattern = "{FAMILY.name_pattern}"\n'
+    )
+    root = Path(__file__).resolve().parent.parent
+    base_env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
+    base_env.update(COLLECTOR_FAMILIES=str(families), HF_ENDPOINT=world.hub.url,
+                    HF_HOME=str(workdir / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1",
+                    COLLECTOR_RETRY_WAIT="0.01", COLLECTOR_LOCK_WAIT="10",
+                    PYTHONPATH=str(root))
+    calm, killed = workdir / "calm.duckdb", workdir / "killed.duckdb"
+    cmd = [sys.executable, "-m", "collector", "snapshot", "-f", "acme", "--resume", "-q"]
+    result = KillResult()
+
+    def start(db: Path, when: datetime) -> subprocess.Popen[bytes]:
+        env = {**base_env, "COLLECTOR_DB": str(db), "COLLECTOR_NOW": when.isoformat()}
+        return subprocess.Popen(cmd, env=env, cwd=root, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+
+    def finish(proc: subprocess.Popen[bytes]) -> str:
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode != 0:
+            raise AssertionError(f"snapshot failed: {err.decode()[-500:]}")
+        return out.decode()
+
+    try:
+        day = -1
+        while day + 1 < days or result.kills < min_kills:
+            day += 1
+            if day:
+                world.change_counters()
+            when = DAY0 + timedelta(days=day)
+            before = _report(killed)
+            clock = time.monotonic()
+            finish(start(calm, when))
+            took = time.monotonic() - clock
+            after = _report(calm)
+            for _ in range(1 + (rng.random() < 0.3)):  # sometimes the rerun is killed too
+                proc = start(killed, when)
+                time.sleep(rng.uniform(0, 1.1 * took))
+                result.kills += 1
+                if proc.poll() is None:
+                    result.killed_running += 1
+                    proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=60)
+                now = _report(killed)
+                if now in (before, after):
+                    result.consistent_after_kill += 1
+                else:
+                    result.notes.append(f"day {day}: after a kill the warehouse shows neither "
+                                        "the day before nor the finished day")
+            out = finish(start(killed, when))
+            result.resumed_stages += "(resumed)" in out
+            result.days += 1
+        result.reports_equal = _report(killed) == _report(calm)
+    finally:
+        world.hub.stop()
+    return result

@@ -112,7 +112,7 @@ ITEMS = st.fixed_dictionaries(
 _stage: list[Stage] = []
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ITEMS)
 def test_parse_item_never_crashes_and_keeps_only_sound_values(item: Any) -> None:
     problems = Problems()
@@ -142,7 +142,7 @@ CLAIM_WORDS = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text(max_size=40) | st.builds(
     lambda lead, n, unit, plus, words: f"{lead}{n}{unit}{plus} {words}",
     st.sampled_from(["", "over ", "more than ", ">", "~", "nearly "]),
