@@ -83,6 +83,11 @@ class Crawl:
         return self._next_id > 0
 
     @property
+    def fetched(self) -> int:
+        """Items fetched so far (every sighting, before de-duplication)."""
+        return self.stage.rows + len(self._records)
+
+    @property
     def queued(self) -> int:
         """Listings still to do."""
         return len(self._todo)

@@ -122,7 +122,7 @@ class LineageDiscovery:
                 crawl.fail(task, str(exc))
                 raise
             failed_in_a_row = 0
-            progress("page", repos=crawl.stage.rows, requests=client.stats.requests,
+            progress("page", repos=crawl.fetched, requests=client.stats.requests,
                      queued=crawl.queued)
 
     @staticmethod
