@@ -116,7 +116,7 @@ def snapshot(
 
 
 def _summary(r: RunResult) -> str:
-    extra = f", {r.rejected} rejected items/tags" if r.rejected else ""
+    extra = f", {r.rejected} data problems" if r.rejected else ""
     return (
         f"{r.family}: run {r.run_id} {r.status} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "
         f"{r.members:,} members ({r.official:,} official, {r.derivatives:,} derivatives), "
