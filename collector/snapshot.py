@@ -112,7 +112,7 @@ def _snapshot_family(
             if result.status == "failed":
                 result.run_id = _record_failed(con, result)
             else:
-                _commit(con, stage, family, result)
+                commit_stage(con, stage, family, result)
     finally:
         stage.close()
     result.seconds = time.monotonic() - clock
@@ -190,9 +190,10 @@ def _record_failed(con: duckdb.DuckDBPyConnection, result: RunResult) -> int:
     return _insert_run(con, result)
 
 
-def _commit(
+def commit_stage(
     con: duckdb.DuckDBPyConnection, stage: Stage, family: Family, result: RunResult
 ) -> None:
+    """Write a finished stage as one run of `family`, in one transaction."""
     members = stage.members(family).to_arrow_table()
     member_edges = stage.member_edges().to_arrow_table()
     con.register("snap", members)
