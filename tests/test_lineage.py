@@ -201,3 +201,22 @@ def test_bad_families_file(cli: Cli, tmp_path: Path, text: str, message: str) ->
     assert result.exit_code == 2
     assert str(path) in result.stderr and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_losing_the_tag_leaves_the_family_on_that_date(hub: FakeHub, cli: Cli) -> None:
+    hub.add("Qwen/Base", downloads_all_time=1000)
+    hub.add_derivative("a/ft", parent="Qwen/Base", downloads_all_time=100)
+    hub.add_derivative("b/q", parent="a/ft", relation="quantized", downloads_all_time=10)
+    cli("snapshot", "-q", now=DAY1)
+    hub.set_tags("a/ft", [])  # a/ft drops its base_model tag: it and its child leave
+    hub.set("a/ft", downloads_all_time=150)
+    cli("snapshot", "-q", now=DAY2)
+    out = json.loads(cli("report", "--format", "json").stdout)
+    assert [(r["repos"], r["downloads_all_time"], r["new_downloads"]) for r in out["series"]] == [
+        (3, 1110, None),
+        (1, 1110, 0),  # their last member values stay in the cumulative total
+    ]
+    assert [(a["repo_id"], a["kind"]) for a in out["anomalies"]] == [
+        ("a/ft", "departed"), ("b/q", "departed")]
+    first = json.loads(cli("members", "--as-of", "2026-02-01", "--format", "json").stdout)
+    assert len(first["members"]) == 3  # history is not rewritten
