@@ -128,7 +128,7 @@ def _summary(r: RunResult) -> str:
     extra = ""
     if r.rejected:
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(r.problems.items()))
-        extra = f", {r.rejected} rejected items/tags ({kinds})"
+        extra = f", {r.rejected} data problems ({kinds})"
     resumed = " (resumed)" if r.resumed else ""
     return (
         f"{r.family}: run {r.run_id} {r.status}{resumed} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "

@@ -21,12 +21,15 @@ COUNTERS = ("downloads", "downloadsAllTime", "likes")
 
 @dataclass
 class Problems:
-    """Data problems met while parsing, counted by kind (recorded, never fatal)."""
+    """Data problems met while parsing, counted by kind (recorded, never fatal).
+
+    The same problem on the same repo seen twice in one snapshot (a repo listed under two
+    parents, on two pages, or again after a resume) counts once.
+    """
 
     counts: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
-    # (kind, example) pairs already counted: a repo seen twice (on two pages, in two
-    # listings, or again after a resume) counts its problems once
+    # (kind, example) pairs already counted; public: a resumed snapshot restores it
     seen: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, kind: str, example: str) -> None:

@@ -72,7 +72,7 @@ def render(doc: Document, fmt: Format, width: int | None = None) -> str:
     console.print(table)
     for note in doc.notes:
         console.print(note, highlight=False, soft_wrap=True)
-    return "\n".join(line.rstrip() for line in console.export_text().rstrip("\n").splitlines())
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines()).rstrip()
 
 
 def _human_rows(doc: Document) -> tuple[list[str], list[list[str]]]:

@@ -20,6 +20,7 @@ from collector.discovery import Progress, get_strategy, no_progress
 from collector.errors import CollectorError, UsageError
 from collector.families import Family
 from collector.hub import HubClient
+from collector.items import Problems, parse_item
 from collector.resume import discard, open_stage, stage_path
 from collector.stage import Stage
 
@@ -110,6 +111,7 @@ def _snapshot_family(
                     opened, _ = open_stage(path, family, strategy.name, now, False)
                 _check_clock(con, family.name, opened.started_at)
                 has_history = _last_started(con, family.name) != datetime.min
+                previous = _previous_members(con, family.name)
         except BaseException:
             opened.stage.close()
             raise
@@ -129,8 +131,11 @@ def _snapshot_family(
     result = RunResult(None, family.name, started_at, "complete", strategy.name,
                        resumed=opened.resumed)
     try:
+        after_crawl = None
         try:
             strategy.collect([family], client, stage, problems, progress)
+            after_crawl = _counts(client)
+            _follow_departures(stage, client, previous, problems)
         except CollectorError as exc:
             result.status, result.error = "failed", str(exc)
         failures = failed_listings(stage)
@@ -145,9 +150,12 @@ def _snapshot_family(
             if not has_history:
                 result.error += "; no earlier snapshot to keep their members from"
         saved = saved_stats(stage)
-        if saved is not None:
-            result.requests, result.retries = saved["requests"], saved["retries"]
-            result.rate_limited = saved["rate_limited"]
+        if saved is not None:  # every attempt's crawl, then this attempt's lookups
+            extra = [a - b for a, b in zip(_counts(client), after_crawl or _counts(client),
+                                           strict=True)]
+            result.requests = saved["requests"] + extra[0]
+            result.retries = saved["retries"] + extra[1]
+            result.rate_limited = saved["rate_limited"] + extra[2]
         else:
             result.requests = client.stats.requests - before[0]
             result.retries = client.stats.retries - before[1]
@@ -161,7 +169,7 @@ def _snapshot_family(
             if result.status == "failed":
                 result.run_id = _insert_run(con, result, opened.stage_id)
             else:
-                _commit(con, stage, family, result, opened.stage_id)
+                commit_stage(con, stage, family, result, opened.stage_id)
     finally:
         stage.close()
     if result.status != "failed":
@@ -171,6 +179,10 @@ def _snapshot_family(
     if result.status == "failed":
         raise SnapshotFailed(result)
     return result
+
+
+def _counts(client: HubClient) -> tuple[int, int, int]:
+    return client.stats.requests, client.stats.retries, client.stats.rate_limited
 
 
 class SnapshotFailed(CollectorError):
@@ -227,6 +239,37 @@ def _check_clock(con: duckdb.DuckDBPyConnection, family: str, started_at: dateti
         )
 
 
+def _previous_members(con: duckdb.DuckDBPyConnection, family: str) -> list[tuple[str, str | None]]:
+    """(repo_id, hub_id) of the members at the family's latest complete or partial run."""
+    rows = con.execute(
+        """
+        SELECT r.repo_id, r.hub_id FROM membership m JOIN repos r USING (repo_key)
+        WHERE m.family = ? AND m.last_run = (
+            SELECT max(run_id) FROM runs WHERE family = ? AND list_contains(?, status))
+        """,
+        [family, family, list(COUNTED)],
+    ).fetchall()
+    return [(str(r[0]), r[1]) for r in rows]
+
+
+def _follow_departures(
+    stage: Stage, client: HubClient, previous: list[tuple[str, str | None]], problems: Problems
+) -> None:
+    """Look up each previous member this snapshot did not see, by its old id.
+
+    The Hub answers an old id of a renamed repo with a redirect to the new one, so a rename
+    is linked to the same repo even when listings carry no `_id` (one request per departure).
+    """
+    seen_ids, seen_hub_ids = stage.seen()
+    for repo_id, hub_id in previous:
+        if repo_id.lower() in seen_ids or (hub_id is not None and hub_id in seen_hub_ids):
+            continue
+        item = client.model(repo_id)
+        record = parse_item(item, problems) if item is not None else None
+        if record is not None and record.repo_id.lower() != repo_id.lower():
+            stage.add_rename(repo_id, record.repo_id, record.hub_id or hub_id)
+
+
 def _insert_run(con: duckdb.DuckDBPyConnection, r: RunResult, stage_id: str | None) -> int:
     row = con.execute(
         """
@@ -242,17 +285,19 @@ def _insert_run(con: duckdb.DuckDBPyConnection, r: RunResult, stage_id: str | No
     return int(row[0][0])
 
 
-def _commit(
+def commit_stage(
     con: duckdb.DuckDBPyConnection,
     stage: Stage,
     family: Family,
     result: RunResult,
     stage_id: str | None = None,
 ) -> None:
+    """Write a finished stage as one run of `family`, in one transaction."""
     members = stage.members(family).to_arrow_table()
     member_edges = stage.member_edges().to_arrow_table()
     con.register("snap", members)
     con.register("snap_edges", member_edges)
+    con.register("renames", stage.renames_table())
     try:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -264,6 +309,7 @@ def _commit(
     finally:
         con.unregister("snap")
         con.unregister("snap_edges")
+        con.unregister("renames")
 
 
 def _write(
@@ -287,8 +333,17 @@ def _write(
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE snap_keys AS
-        WITH by_hub AS (
-            SELECT s.repo_id, r.repo_key FROM snap s JOIN repos r ON r.hub_id = s.hub_id
+        WITH by_rename AS (
+            SELECT s.repo_id, max(r.repo_key) AS repo_key
+            FROM snap s JOIN renames n ON n.new_id = s.repo_id
+            JOIN repos r ON r.repo_id = n.old_id
+            GROUP BY s.repo_id
+        ), by_hub AS (
+            SELECT repo_id, min(repo_key) AS repo_key FROM (
+                SELECT s.repo_id, r.repo_key FROM snap s JOIN repos r ON r.hub_id = s.hub_id
+                UNION ALL
+                SELECT repo_id, repo_key FROM by_rename
+            ) GROUP BY repo_id
         ), by_id AS (
             SELECT s.repo_id, max(r.repo_key) AS repo_key
             FROM snap s JOIN repos r ON r.repo_id = s.repo_id

@@ -57,6 +57,7 @@ class Stage:
             self.db.unregister("_empty_edges")
         row = self.db.execute("SELECT coalesce(max(seq) + 1, 0), count(*) FROM raw_items").fetchall()
         self._seq, self.rows = int(row[0][0]), int(row[0][1])
+        self._renames: list[tuple[str, str, str | None]] = []
 
     def add(self, records: list[RepoRecord]) -> None:
         """Append one page of records (a later sighting of a repo wins)."""
@@ -91,6 +92,23 @@ class Stage:
             self.db.execute(f"INSERT INTO {table} SELECT * FROM _batch")
         finally:
             self.db.unregister("_batch")
+
+    def seen(self) -> tuple[set[str], set[str]]:
+        """Lower-cased repo ids and the `_id`s staged so far."""
+        rows = self.db.execute("SELECT DISTINCT lower(repo_id), hub_id FROM raw_items").fetchall()
+        return {r[0] for r in rows}, {r[1] for r in rows if r[1] is not None}
+
+    def add_rename(self, old_id: str, new_id: str, hub_id: str | None) -> None:
+        """Record that the repo known as `old_id` is now `new_id`."""
+        self._renames.append((old_id, new_id, hub_id))
+
+    def renames_table(self) -> pa.Table:
+        """Renames found in this snapshot: old_id, new_id, hub_id."""
+        old, new, hub = (list(col) for col in zip(*self._renames, strict=True)) if self._renames else ([], [], [])
+        return pa.table(
+            {"old_id": pa.array(old, pa.string()), "new_id": pa.array(new, pa.string()),
+             "hub_id": pa.array(hub, pa.string())}
+        )
 
     def finish(self) -> None:
         """De-duplicate: one row per repo, the latest sighting, with that sighting's edges."""

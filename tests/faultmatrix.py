@@ -358,6 +358,11 @@ def _report(db: Path) -> Any:
     if not db.exists():
         return [], []  # as an empty warehouse shows it
     with duckdb.connect(str(db), read_only=True) as con:
+        views = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        if "family_daily" not in views:  # killed while creating the schema: no run yet
+            assert "runs" not in views or not con.execute("SELECT count(*) FROM runs").fetchall()[0][0]
+            return [], []
         series = con.execute(
             "SELECT * EXCLUDE (run_id, started_at) FROM family_daily ORDER BY date"
         ).fetchall()

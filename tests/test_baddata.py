@@ -52,7 +52,7 @@ def test_garbage_items_are_stored_where_sound_and_counted_where_not(
     out = cli("snapshot", "-f", "acme", "-q", now="2026-01-01T10:00:00").stdout
     assert re.sub(r"\d+\.\d+s$", "<t>s", out.strip()) == (
         "acme: run 1 complete at 2026-01-01 10:00:00 UTC: 7 members (6 official, "
-        "1 derivatives), 10 requests (0 retries), 13 rejected items/tags (1 bad _id, "
+        "1 derivatives), 10 requests (0 retries), 13 data problems (1 bad _id, "
         "1 bad createdAt, 1 bad lastModified, 2 bad repo id, 1 bad tags, "
         "1 malformed base_model tag, 2 non-integer downloadsAllTime, 1 non-integer likes, "
         "1 out-of-range downloadsAllTime, 1 out-of-range likes, "

@@ -121,7 +121,7 @@ def test_partial_run_keeps_unrefreshed_members_at_their_last_value(
              f"{small.url} for /api/models after 7 attempts)")
     assert _plain(partial.stdout) == (
         "acme: run 2 partial at 2026-01-02 10:00:00 UTC: 9 members (3 official, "
-        "6 derivatives, 2 kept at their last value), 15 requests (6 retries), <t>s"
+        "6 derivatives, 2 kept at their last value), 17 requests (6 retries), <t>s"
     )
     assert partial.stderr.strip() == f"Warning: acme: partial snapshot: {error}"
     cli("snapshot", "-f", "acme", "-q", now="2026-01-03T10:00:00")
