@@ -177,6 +177,17 @@ def _shifting(world: World, requests: int, settings: Settings) -> None:
     world.hub.on_page(shift)
 
 
+def _garbage(world: World, requests: int, settings: Settings) -> None:
+    """Items with unknown fields, odd ids and garbage counters appear in the listings."""
+    for repo in world.rng.sample(world.members, max(1, len(world.members) // 4)):
+        world.hub.set(repo, weirdField={"nested": [1, None]}, gated="maybe")
+    n = world.hub.request_count()
+    world.hub.add(f"acme/junk-{n}", id="not a repo id!!")
+    world.hub.add(f"acme/junk2-{n}", _id="zz", downloads_all_time=-5, likes="many",
+                  created_at="someday")
+    world.noise += [f"acme/junk-{n}", f"acme/junk2-{n}"]
+
+
 def _listing_fails(world: World, requests: int, settings: Settings) -> None:
     """One parent listing fails beyond every retry: the run is partial."""
     first = world.root_requests
@@ -209,6 +220,7 @@ SCENARIOS = [
     Scenario("invalid JSON", _transient("invalid_json")),
     Scenario("item repeated on 2 pages", _repeat),
     Scenario("items shifting pages", _shifting),
+    Scenario("garbage items and fields", _garbage),
     Scenario("listing fails (partial)", _listing_fails),
     Scenario("author listing fails (resume)", _root_fails),
     Scenario("quota 10 req/10 s", None, {"quota": 10, "window": 10}),

@@ -165,3 +165,27 @@ def test_a_complete_run_of_the_day_counts_over_a_later_partial_one(
         assert con.execute(
             "SELECT date::VARCHAR, run_id, partial FROM day_runs ORDER BY date"
         ).fetchall() == [("2026-01-01", 1, False), ("2026-01-02", 2, False)]
+
+
+def test_a_stage_whose_run_was_committed_is_never_committed_twice(
+    cli: Cli, small: FakeHub, isolated_env: Path
+) -> None:
+    small.inject("500", times=7, after=0)
+    cli("snapshot", "-f", "acme", "-q", now="2026-01-01T10:00:00", ok=False)
+    stage = isolated_env.with_name("warehouse.duckdb.stage") / "acme.duckdb"
+    kept = stage.read_bytes()
+    cli("snapshot", "-f", "acme", "-q", "--resume", now="2026-01-01T11:00:00")
+    # as if the process died after committing run 2 but before deleting its stage
+    stage.parent.mkdir(exist_ok=True)
+    stage.write_bytes(kept)
+    requests = len(small.requests)
+    again = cli("snapshot", "-f", "acme", "-q", "--resume", now="2026-01-01T12:00:00")
+    assert _plain(again.stdout) == (
+        "acme: run 2 complete (resumed) at 2026-01-01 10:00:00 UTC: 9 members (3 official, "
+        "6 derivatives), 18 requests (6 retries), <t>s"
+    )
+    assert len(small.requests) == requests  # nothing fetched
+    assert not stage.exists()
+    with duckdb.connect(str(isolated_env), read_only=True) as con:
+        assert con.execute("SELECT run_id, status FROM runs ORDER BY 1").fetchall() == [
+            (1, "failed"), (2, "complete")]
