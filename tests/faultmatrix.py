@@ -183,7 +183,7 @@ def _garbage(world: World, requests: int, settings: Settings) -> None:
         world.hub.set(repo, weirdField={"nested": [1, None]}, gated="maybe")
     n = world.hub.request_count()
     world.hub.add(f"acme/junk-{n}", id="not a repo id!!")
-    world.hub.add(f"acme/junk2-{n}", _id="zz", downloads_all_time=-5, likes="many",
+    world.hub.add(f"acme/junk2-{n}", _id=f"zz-{n}", downloads_all_time=-5, likes="many",
                   created_at="someday")
     world.noise += [f"acme/junk-{n}", f"acme/junk2-{n}"]
 
