@@ -124,7 +124,7 @@ def _snapshot_family(
     estimate = strategy.estimate([family], client)
     progress("start", family=family.name, strategy=strategy.name, estimate=estimate,
              resumed=opened.resumed)
-    before = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
+    before = _counts(client)
     clock = time.monotonic()
     stage = opened.stage
     problems = load_problems(stage)
@@ -138,28 +138,19 @@ def _snapshot_family(
             _follow_departures(stage, client, previous, problems)
         except CollectorError as exc:
             result.status, result.error = "failed", str(exc)
-        failures = failed_listings(stage)
-        if failures and result.status == "complete":
-            kind, target, error = failures[0]
-            result.error = (
-                f"{len(failures)} listing{'s' if len(failures) > 1 else ''} failed after "
-                f"retries (first: {kind} {target}: {error})"
-            )
-            # Partial only when an earlier run vouches for the members it could not refresh.
-            result.status = "partial" if has_history else "failed"
-            if not has_history:
-                result.error += "; no earlier snapshot to keep their members from"
+        _partial_or_failed(result, stage, has_history)
         saved = saved_stats(stage)
         if saved is not None:  # every attempt's crawl, then this attempt's lookups
-            extra = [a - b for a, b in zip(_counts(client), after_crawl or _counts(client),
-                                           strict=True)]
-            result.requests = saved["requests"] + extra[0]
-            result.retries = saved["retries"] + extra[1]
-            result.rate_limited = saved["rate_limited"] + extra[2]
+            now_counts = _counts(client)
+            since = after_crawl or now_counts
+            saved_counts = (saved["requests"], saved["retries"], saved["rate_limited"])
+            (result.requests, result.retries, result.rate_limited) = (
+                s + n - a for s, n, a in zip(saved_counts, now_counts, since, strict=True)
+            )
         else:
-            result.requests = client.stats.requests - before[0]
-            result.retries = client.stats.retries - before[1]
-            result.rate_limited = client.stats.rate_limited - before[2]
+            (result.requests, result.retries, result.rate_limited) = (
+                n - b for n, b in zip(_counts(client), before, strict=True)
+            )
         result.problems = dict(problems.counts)
         result.rejected = problems.total
         stage.finish()
@@ -183,6 +174,22 @@ def _snapshot_family(
 
 def _counts(client: HubClient) -> tuple[int, int, int]:
     return client.stats.requests, client.stats.retries, client.stats.rate_limited
+
+
+def _partial_or_failed(result: RunResult, stage: Stage, has_history: bool) -> None:
+    """A crawl that completed with failed listings is partial, or failed when no earlier
+    run can vouch for the members it could not refresh (see `_carry_stale`)."""
+    failures = failed_listings(stage)
+    if not failures or result.status != "complete":
+        return
+    kind, target, error = failures[0]
+    result.error = (
+        f"{len(failures)} listing{'s' if len(failures) > 1 else ''} failed after "
+        f"retries (first: {kind} {target}: {error})"
+    )
+    result.status = "partial" if has_history else "failed"
+    if not has_history:
+        result.error += "; no earlier snapshot to keep their members from"
 
 
 class SnapshotFailed(CollectorError):
