@@ -5,19 +5,22 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
-from enum import Enum
+from datetime import date
+from enum import Enum, StrEnum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from collector import __version__, claims, reports, warehouse
+from collector import __version__, claims, compare, projection, reports, warehouse
+from collector import badge as badge_mod
+from collector import export as export_mod
 from collector.dates import parse_range, parse_range_bound
-from collector.errors import CollectorError
+from collector.errors import CollectorError, UsageError
 from collector.families import get_families
 from collector.progress import SnapshotProgress
 from collector.render import Document, Format, render
-from collector.snapshot import RunResult, take_snapshot
+from collector.snapshot import RunResult, now_utc, take_snapshot
 
 app = typer.Typer(
     name="collector",
@@ -42,6 +45,15 @@ FamiliesOpt = Annotated[
 FamilyOpt = Annotated[str, typer.Option("--family", "-f", help="Family name.")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(help="First day: YYYY-MM-DD, YYYY-MM, this-month, last-month, Nd (N days ago)."),
+]
+UntilOpt = Annotated[str | None, typer.Option(help="Last day, same forms as --since.")]
+ChartOpt = Annotated[
+    Path | None, typer.Option("--chart", help="Also draw the chart to this .png or .svg file.")
+]
+LogOpt = Annotated[bool, typer.Option("--log", help="Chart on a log scale.")]
 
 
 def _errors(fn: F) -> F:
@@ -59,11 +71,18 @@ def _errors(fn: F) -> F:
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return now_utc().date()  # the snapshot clock, so that `30d` means the same in tests
 
 
 def _out(doc: Document, fmt: Format) -> None:
     typer.echo(render(doc, fmt))
+
+
+def _save_chart(chart: Any, path: Path) -> None:
+    from collector import charts
+
+    charts.save(charts.figure(chart), path)
+    typer.echo(f"Chart written to {path}", err=True)
 
 
 def _simulated_notice(con: Any) -> None:
@@ -124,39 +143,81 @@ class By(str, Enum):
     depth = "depth"
 
 
+class Every(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
 @app.command()
 @_errors
 def report(
     *,
     family: FamilyOpt = DEFAULT_FAMILY,
-    since: Annotated[str | None, typer.Option(help="First day: YYYY-MM-DD, YYYY-MM, last-month, 30d.")] = None,
-    until: Annotated[str | None, typer.Option(help="Last day, same forms as --since.")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     by: Annotated[By | None, typer.Option("--by", help="Break cumulative downloads down.")] = None,
+    every: Annotated[
+        Every | None,
+        typer.Option("--every", help="One row per period: its last cumulative values and the "
+                     "sum of its new_downloads."),
+    ] = None,
     fmt: FormatOpt = Format.table,
+    chart: ChartOpt = None,
+    log: LogOpt = False,
+    no_chart: Annotated[
+        bool, typer.Option("--no-chart", help="No chart in the terminal.")
+    ] = False,
     db: DbOpt = None,
 ) -> None:
-    """The family's cumulative-download trend, one row per day with a snapshot."""
+    """The family's cumulative-download trend, one row per day with a snapshot (or period)."""
+    from collector import charts
+
     start, stop = parse_range(since, until, today=_today())
+    period = every.value if every else None
     with warehouse.reader(db) as con:
         _simulated_notice(con)
-        if by is not None:
-            rows = reports.group_series(con, family, by.value, start, stop)
-            columns = list(rows[0]) if rows else ["date"]
-            data = {"family": family, "by": by.value, "series": rows}
-            _out(Document(columns, rows, data, title=f"{family}: downloads_all_time by {by.value}"), fmt)
-            return
         series = reports.daily_series(con, family, start, stop)
-    data = {"family": series.family, "series": series.rows, "anomalies": series.anomalies}
-    notes = []
-    if series.anomalies:
-        kinds: dict[str, int] = {}
-        for a in series.anomalies:
-            kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
-        notes.append(
-            "Anomalies: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-            + " (see --format json)"
-        )
-    _out(Document(reports.SERIES_COLUMNS, series.rows, data, title=f"{family}: daily", notes=notes), fmt)
+        if by is not None:
+            rows = reports.group_series(con, family, by.value, start, stop, period)
+            groups = [c for c in (rows[0] if rows else {}) if c not in ("period", "date", "total")]
+        elif period:
+            rows = reports.period_series(con, family, period, start, stop)
+    if by is not None:
+        lead = ["period", "date"] if period else ["date"]
+        data = {"family": family, "by": by.value, "every": period, "series": rows}
+        title = f"{family}: downloads_all_time by {by.value}"
+        title += f", every {period}" if period else ""
+        doc = Document(lead + groups + ["total"], rows, data, title=title, shares_of="total")
+        drawn = charts.report_chart(family, rows, (), groups, log, by=by.value)
+    else:
+        rows = rows if period else series.rows
+        data = {"family": family, "every": period, "series": rows, "anomalies": series.anomalies}
+        columns = reports.PERIOD_COLUMNS if period else reports.SERIES_COLUMNS
+        title = f"{family}: " + (f"every {period}" if period else "daily")
+        doc = Document(columns, rows, data, title=title, notes=_anomaly_notes(series.anomalies),
+                       total=True, total_columns=["new_downloads"])
+        # the chart draws every day-run, whatever the table's periods
+        drawn = charts.report_chart(family, series.rows, series.anomalies, None, log)
+    _out(doc, fmt)
+    if fmt is Format.table and not no_chart and sys.stdout.isatty():
+        text = charts.terminal_chart(drawn)
+        if text:
+            typer.echo("\n" + text)
+    if chart:
+        _save_chart(drawn, chart)
+
+
+def _anomaly_notes(anomalies: list[dict[str, Any]]) -> list[str]:
+    if not anomalies:
+        return []
+    kinds: dict[str, int] = {}
+    for a in anomalies:
+        kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
+    return [
+        "Anomalies: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        + " (see --format json)"
+    ]
 
 
 class Scope(str, Enum):
@@ -167,25 +228,49 @@ class Scope(str, Enum):
 @app.command()
 @_errors
 def verify(
-    claim: Annotated[str, typer.Argument(help='A claim such as "700M+ downloads".')],
+    claim: Annotated[
+        str, typer.Argument(help='A claim such as "700M+ downloads" or "qwen passed llama".')
+    ],
     *,
     family: FamilyOpt = DEFAULT_FAMILY,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Date to check (default: latest).")] = None,
-    scope: Annotated[Scope, typer.Option(help="Count the whole family or official repos only.")] = Scope.family,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date to check (default: latest).")
+    ] = None,
+    scope: Annotated[
+        Scope, typer.Option(help="Count the whole family or official repos only.")
+    ] = Scope.family,
     fmt: FormatOpt = Format.table,
+    chart: ChartOpt = None,
+    log: LogOpt = False,
     db: DbOpt = None,
 ) -> None:
-    """Check a claim against the warehouse: verdict, date, scope and evidence."""
+    """Check a claim against the warehouse: verdict, date, scope, evidence and projection."""
+    from collector import charts
+
     parsed = claims.parse_claim(claim)
+    family = parsed.subject or family
     day = parse_range_bound(as_of, end=True, today=_today()) if as_of else None
+    if chart:
+        charts.check_path(chart)
     with warehouse.reader(db) as con:
         _simulated_notice(con)
         result = claims.verify(con, parsed, family, day, scope.value)
-    rows = [{"field": k, "value": _cell(v)} for k, v in result.items()]
-    _out(Document(["field", "value"], rows, result, title=f"{family}: {claim}"), fmt)
+        if chart and parsed.versus:
+            cmp = claims.versus_comparison(con, parsed, family, day, scope.value)
+            drawn = charts.compare_chart(cmp, log, title=f"{parsed.text} ({result['verdict']})")
+        elif chart:
+            points = claims.claim_series(con, parsed, family, day, scope.value)
+            anomalies = reports.daily_series(con, family, None, day).anomalies
+            drawn = charts.verify_chart(result, points, anomalies, log)
+    rows = [{"field": k, "value": _cell(k, v)} for k, v in result.items()]
+    _out(Document(["field", "value"], rows, result, title=f"{family}: {parsed.text}"), fmt)
+    if chart:
+        _save_chart(drawn, chart)
 
 
-def _cell(value: Any) -> Any:
+def _cell(key: str, value: Any) -> Any:
+    if key == "projection" and value is not None:
+        return projection.describe(value)
     if isinstance(value, dict):
         return ", ".join(f"{k}={'' if v is None else f'{v:,}'}" for k, v in value.items())
     return value
@@ -212,6 +297,108 @@ def members(
     _out(Document(columns, rows, data, title=title), fmt)
 
 
+class TopBy(StrEnum):
+    downloads_all_time = "downloads_all_time"
+    new_downloads = "new_downloads"
+    downloads_30d = "downloads_30d"
+    likes = "likes"
+
+
+@app.command()
+@_errors
+def top(
+    *,
+    family: FamilyOpt = DEFAULT_FAMILY,
+    by: Annotated[
+        TopBy, typer.Option("--by", help="Rank by this metric.")
+    ] = TopBy.downloads_all_time,
+    since: Annotated[
+        str | None, typer.Option(help="First day of the range (--by new_downloads only).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last day of the range, or the date to rank at.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many repos.")] = 10,
+    fmt: FormatOpt = Format.table,
+    db: DbOpt = None,
+) -> None:
+    """A family's repos ranked by downloads, new downloads over a range, downloads_30d or likes."""
+    start, stop = parse_range(since, until, today=_today())
+    with warehouse.reader(db) as con:
+        _simulated_notice(con)
+        result = reports.top(con, family, by.value, start, stop, limit)
+    metric = by.value
+    columns = list(reports.TOP_COLUMNS)
+    total = result["family_total"]
+    notes = [f"Family {metric}: {total:,} (% is each repo's share of it)"] if total else []
+    if metric == "new_downloads":
+        columns.insert(5, "new_downloads")
+        span = f"day-runs {result['since']} to {result['until']}"
+        if result["since"]:
+            notes.append(f"new_downloads: downloads counted between the {result['counted_from']} "
+                         f"and {result['until']} snapshots")
+    else:
+        span = f"at {result['until']}"
+    title = f"{family}: top {len(result['rows'])} of {result['repos']:,} repos by {metric}, {span}"
+    doc = Document(columns, result["rows"], result, title=title, notes=notes, total=True,
+                   total_columns=["downloads_all_time", "downloads_30d", "likes", "new_downloads"],
+                   percent_of=metric, percent_base=total)
+    _out(doc, fmt)
+
+
+class Align(StrEnum):
+    common = "common"
+    carry_forward = "carry-forward"
+
+
+class CompareMetric(StrEnum):
+    downloads_all_time = "downloads_all_time"
+    official_downloads_all_time = "official_downloads_all_time"
+    derivative_downloads_all_time = "derivative_downloads_all_time"
+    downloads_30d = "downloads_30d"
+    likes = "likes"
+    repos = "repos"
+
+
+@app.command(name="compare")
+@_errors
+def compare_cmd(
+    families: Annotated[list[str], typer.Argument(help="Two or more families.")],
+    *,
+    metric: Annotated[
+        CompareMetric, typer.Option("--metric", "-m", help="What to compare.")
+    ] = CompareMetric.downloads_all_time,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    align: Annotated[
+        Align, typer.Option("--align", help="Dates every family has a snapshot on (common), or "
+                            "every date, carrying each family's last value forward.")
+    ] = Align.common,
+    fmt: FormatOpt = Format.table,
+    chart: ChartOpt = None,
+    log: LogOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Families side by side over time, and when one passed another."""
+    from collector import charts
+
+    start, stop = parse_range(since, until, today=_today())
+    if chart:
+        charts.check_path(chart)
+    with warehouse.reader(db) as con:
+        _simulated_notice(con)
+        result = compare.compare(con, families, metric.value, start, stop, align.value)
+    title = f"{' vs '.join(families)}: {metric.value} ({align.value} dates)"
+    notes = compare.sentences(result)
+    if align is Align.carry_forward:
+        notes.append("carry-forward: a family with no day-run on a date shows its last "
+                     "earlier value")
+    doc = Document(["date", *families], result["series"], result, title=title, notes=notes)
+    _out(doc, fmt)
+    if chart:
+        _save_chart(charts.compare_chart(result, log), chart)
+
+
 @app.command()
 @_errors
 def why(
@@ -231,6 +418,87 @@ def why(
     _out(Document(columns, answer["chain"], answer, title=title, notes=notes), fmt)
     if not answer["member"]:
         raise typer.Exit(1)
+
+
+class BadgeMetric(StrEnum):
+    downloads_all_time = "downloads_all_time"
+    downloads_30d = "downloads_30d"
+    likes = "likes"
+    repos = "repos"
+    derivatives = "derivatives"
+
+
+@app.command()
+@_errors
+def badge(
+    *,
+    family: FamilyOpt = DEFAULT_FAMILY,
+    metric: Annotated[
+        BadgeMetric, typer.Option("--metric", "-m", help="The number on the badge.")
+    ] = BadgeMetric.downloads_all_time,
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="SVG file to write, or - for stdout.")
+    ] = "-",
+    label: Annotated[
+        str | None, typer.Option(help='Left text (default: "FAMILY downloads").')
+    ] = None,
+    color: Annotated[
+        str, typer.Option(help="Colour of the value box, #rgb or #rrggbb.")
+    ] = badge_mod.DEFAULT_COLOR,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date (default: latest).")] = None,
+    db: DbOpt = None,
+) -> None:
+    """A shields-style SVG badge of a family's downloads, made locally."""
+    day = parse_range_bound(as_of, end=True, today=_today()) if as_of else None
+    target = None if output == "-" else _writable(Path(output), "--output")
+    with warehouse.reader(db) as con:
+        made = badge_mod.make_badge(con, family, metric.value, day, label, color)
+    if target is None:
+        typer.echo(made["svg"], nl=False)
+        return
+    target.write_text(made["svg"], encoding="utf-8")
+    typer.echo(f"{target}: {made['label']} {made['text']} "
+               f"({made['metric']} {made['value']:,} at {made['date']})")
+
+
+def _writable(path: Path, option: str) -> Path:
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+    if not path.parent.is_dir():
+        raise UsageError(f"{option} {path}: directory {path.parent} does not exist")
+    return path
+
+
+class ExportFormat(StrEnum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+@app.command(name="export")
+@_errors
+def export_cmd(
+    *,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")],
+    file_format: Annotated[
+        ExportFormat, typer.Option("--format", help="File format.")
+    ] = ExportFormat.parquet,
+    family: Annotated[
+        list[str] | None, typer.Option("--family", "-f", help="Only this family (repeatable).")
+    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace tables exported before.")] = False,
+    fmt: Annotated[
+        Format, typer.Option("--output-format", help="Format of the summary printed.")
+    ] = Format.table,
+    db: DbOpt = None,
+) -> None:
+    """Export the daily series and member counters as date-partitioned Parquet or CSV."""
+    start, stop = parse_range(since, until, today=_today())
+    with warehouse.reader(db) as con:
+        written = export_mod.export(con, out, file_format.value, family, start, stop, overwrite)
+    columns = ["table", "format", "partitions", "rows", "path"]
+    _out(Document(columns, written, written, title=f"Exported to {out}"), fmt)
 
 
 @app.command()
