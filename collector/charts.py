@@ -110,11 +110,14 @@ def _draw_marks(ax: Any, chart: Chart) -> None:
         if mark.kind in ("crossing", "reached"):
             drawn = ax.axvline(mark.date, color="#444444", linestyle=":", linewidth=1)
             drawn.set_gid("reached" if mark.kind == "reached" else f"crossing-{mark.date}")
-            # along the line, from the bottom: labels of close dates do not collide
-            ax.annotate(f"{mark.label} {mark.date.isoformat()}", xy=(mark.date, 0.02),
-                        xycoords=("data", "axes fraction"), xytext=(-3, 0),
+            # along the line, hanging from the top, where cumulative lines are not yet:
+            # labels of close dates do not collide
+            ax.annotate(f"{mark.label} {mark.date.isoformat()}", xy=(mark.date, 0.98),
+                        xycoords=("data", "axes fraction"), xytext=(3, 0),
                         textcoords="offset points", fontsize="small", rotation=90,
-                        ha="right", va="bottom", color="#444444")
+                        ha="left", va="top", color="#444444",
+                        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1},
+                        zorder=1.9)  # under the lines: they stay visible
     if anomalies:
         for i, mark in enumerate(anomalies):
             (drawn,) = ax.plot([mark.date], [_nan(mark.value)], "x", color="#d62728",

@@ -155,7 +155,8 @@ def sentences(result: dict[str, Any]) -> list[str]:
         elif pair["covered"]:
             c = next(c for c in reversed(result["crossings"])
                      if c["family"] == pair["leader"] and c["date"] == pair["passed_on"])
-            changes = [x["date"] for x in result["crossings"] if {x["family"], x["passed"]} == {a, b}]
+            changes = [x["date"] for x in result["crossings"]
+                       if {x["family"], x["passed"]} == {a, b}]
             lines.append(
                 f"{c['family']} passed {c['passed']} in {metric} on {c['date']} "
                 f"({c['value']:,} > {c['passed_value']:,}; on {c['previous_date']}: "

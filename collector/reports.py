@@ -314,7 +314,7 @@ def top(
         )
     run = day_run(con, family, until)
     result: dict[str, Any] = {"family": family, "by": by, "since": None, "until": None,
-                              "family_total": None, "repos": 0, "rows": []}
+                              "counted_from": None, "family_total": None, "repos": 0, "rows": []}
     if run is None:
         return result
     if by == "new_downloads":
