@@ -185,14 +185,16 @@ def report(
             rows = reports.period_series(con, family, period, start, stop)
     if by is not None:
         lead = ["period", "date"] if period else ["date"]
-        data = {"family": family, "by": by.value, "every": period, "series": rows}
+        data = {"family": family, "by": by.value, **({"every": period} if period else {}),
+                "series": rows}
         title = f"{family}: downloads_all_time by {by.value}"
         title += f", every {period}" if period else ""
         doc = Document(lead + groups + ["total"], rows, data, title=title, shares_of="total")
         drawn = charts.report_chart(family, rows, (), groups, log, by=by.value)
     else:
         rows = rows if period else series.rows
-        data = {"family": family, "every": period, "series": rows, "anomalies": series.anomalies}
+        data = {"family": family, **({"every": period} if period else {}), "series": rows,
+                "anomalies": series.anomalies}
         columns = reports.PERIOD_COLUMNS if period else reports.SERIES_COLUMNS
         title = f"{family}: " + (f"every {period}" if period else "daily")
         doc = Document(columns, rows, data, title=title, notes=_anomaly_notes(series.anomalies),

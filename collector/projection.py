@@ -10,7 +10,7 @@ window or a slope that is not positive. See PROJECTION_SQL.
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import duckdb
@@ -74,7 +74,3 @@ def describe(projection: dict[str, Any]) -> str:
         return f"none: {p['reason']}"
     return f"{p['projected_date']} at {p['per_day']:+,.0f}/day ({how})"
 
-
-def window_start(last: date, window: int = WINDOW_DAYS) -> date:
-    """The first day in the window ending at `last`."""
-    return last - timedelta(days=window - 1)
