@@ -28,11 +28,37 @@ DEFAULT_COLOR = "#007ec6"
 
 # Verdana 11px advance widths (px) of the characters badges use; others count as 7.
 _WIDTHS = {
-    **dict.fromkeys("ijl'|", 3.1), **dict.fromkeys(" .,:;!", 3.9), **dict.fromkeys("ft()[]/-", 4.3),
-    "r": 4.7, "I": 4.3, "J": 5.0, "s": 5.7, "c": 5.7, "z": 5.7, "k": 6.5, "v": 6.5, "x": 6.5,
-    "y": 6.5, "a": 6.7, "e": 6.6, "g": 6.9, "b": 6.9, "d": 6.9, "h": 7.0, "n": 7.0, "o": 6.7,
-    "p": 6.9, "q": 6.9, "u": 7.0, "m": 10.7, "w": 9.0, "M": 9.8, "W": 10.9, "+": 9.2,
-    **dict.fromkeys("0123456789", 7.0), **dict.fromkeys("ABCDEFGHKLNOPQRSTUVXYZ", 7.5),
+    **dict.fromkeys("ijl'|", 3.1),
+    **dict.fromkeys(" .,:;!", 3.9),
+    **dict.fromkeys("ft()[]/-", 4.3),
+    "r": 4.7,
+    "I": 4.3,
+    "J": 5.0,
+    "s": 5.7,
+    "c": 5.7,
+    "z": 5.7,
+    "k": 6.5,
+    "v": 6.5,
+    "x": 6.5,
+    "y": 6.5,
+    "a": 6.7,
+    "e": 6.6,
+    "g": 6.9,
+    "b": 6.9,
+    "d": 6.9,
+    "h": 7.0,
+    "n": 7.0,
+    "o": 6.7,
+    "p": 6.9,
+    "q": 6.9,
+    "u": 7.0,
+    "m": 10.7,
+    "w": 9.0,
+    "M": 9.8,
+    "W": 10.9,
+    "+": 9.2,
+    **dict.fromkeys("0123456789", 7.0),
+    **dict.fromkeys("ABCDEFGHKLNOPQRSTUVXYZ", 7.5),
 }
 
 
@@ -50,8 +76,12 @@ def badge_value(
     ).fetchall()
     if not rows:
         raise UsageError(f"no snapshot of {family} on or before {as_of}")
-    return {"family": family, "metric": metric, "date": rows[0][0].isoformat(),
-            "value": int(rows[0][1])}
+    return {
+        "family": family,
+        "metric": metric,
+        "date": rows[0][0].isoformat(),
+        "value": int(rows[0][1]),
+    }
 
 
 def default_label(family: str, metric: str) -> str:

@@ -58,6 +58,7 @@ class Chart:
     marks: list[Mark] = field(default_factory=list)
     projection: tuple[date, float, date, float] | None = None  # from (date, value) to (date, value)
     log: bool = False
+    footnote: str = ""  # e.g. that the data is simulated
 
 
 def figure(chart: Chart) -> Figure:
@@ -73,19 +74,37 @@ def figure(chart: Chart) -> Figure:
     ax = fig.add_subplot()
     for i, line in enumerate(chart.lines):
         xs: Any = line.dates
-        (drawn,) = ax.plot(xs, [_nan(v) for v in line.values], line.style, marker="o",
-                           markersize=3, linewidth=2, color=_COLORS[i % len(_COLORS)],
-                           label=line.label)
+        (drawn,) = ax.plot(
+            xs,
+            [_nan(v) for v in line.values],
+            line.style,
+            marker="o",
+            markersize=3,
+            linewidth=2,
+            color=_COLORS[i % len(_COLORS)],
+            label=line.label,
+        )
         drawn.set_gid(f"line-{line.label}")
     if chart.threshold is not None:
-        drawn = ax.axhline(chart.threshold, color="#555555", linestyle="--", linewidth=1.2,
-                           label=chart.threshold_label or f"threshold {compact(chart.threshold)}")
+        drawn = ax.axhline(
+            chart.threshold,
+            color="#555555",
+            linestyle="--",
+            linewidth=1.2,
+            label=chart.threshold_label or f"threshold {compact(chart.threshold)}",
+        )
         drawn.set_gid("threshold")
     if chart.projection is not None:
         d0, v0, d1, v1 = chart.projection
         ends: Any = [d0, d1]
-        (drawn,) = ax.plot(ends, [v0, v1], ":", color="#555555", linewidth=1.5,
-                           label=f"projection: {d1.isoformat()}")
+        (drawn,) = ax.plot(
+            ends,
+            [v0, v1],
+            ":",
+            color="#555555",
+            linewidth=1.5,
+            label=f"projection: {d1.isoformat()}",
+        )
         drawn.set_gid("projection")
     _draw_marks(ax, chart)
     if chart.log:
@@ -101,6 +120,8 @@ def figure(chart: Chart) -> Figure:
     ax.set_ylabel(chart.ylabel + (" (log scale)" if chart.log else ""))
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small", framealpha=0.8)
+    if chart.footnote:
+        fig.text(0.01, 0.01, chart.footnote, fontsize="small", color="#d62728", gid="footnote")
     return fig
 
 
@@ -112,20 +133,40 @@ def _draw_marks(ax: Any, chart: Chart) -> None:
             drawn.set_gid("reached" if mark.kind == "reached" else f"crossing-{mark.date}")
             # along the line, hanging from the top, where cumulative lines are not yet:
             # labels of close dates do not collide
-            ax.annotate(f"{mark.label} {mark.date.isoformat()}", xy=(mark.date, 0.98),
-                        xycoords=("data", "axes fraction"), xytext=(3, 0),
-                        textcoords="offset points", fontsize="small", rotation=90,
-                        ha="left", va="top", color="#444444",
-                        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1},
-                        zorder=1.9)  # under the lines: they stay visible
+            ax.annotate(
+                f"{mark.label} {mark.date.isoformat()}",
+                xy=(mark.date, 0.98),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, 0),
+                textcoords="offset points",
+                fontsize="small",
+                rotation=90,
+                ha="left",
+                va="top",
+                color="#444444",
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1},
+                zorder=1.9,
+            )  # under the lines: they stay visible
     if anomalies:
         for i, mark in enumerate(anomalies):
-            (drawn,) = ax.plot([mark.date], [_nan(mark.value)], "x", color="#d62728",
-                               markersize=9, markeredgewidth=2,
-                               label="anomalies" if i == 0 else None)
+            (drawn,) = ax.plot(
+                [mark.date],
+                [_nan(mark.value)],
+                "x",
+                color="#d62728",
+                markersize=9,
+                markeredgewidth=2,
+                label="anomalies" if i == 0 else None,
+            )
             drawn.set_gid(f"anomaly-{mark.date}")
-            ax.annotate(mark.label, xy=(mark.date, _nan(mark.value)), xytext=(6, -12),
-                        textcoords="offset points", fontsize="x-small", color="#d62728")
+            ax.annotate(
+                mark.label,
+                xy=(mark.date, _nan(mark.value)),
+                xytext=(6, -12),
+                textcoords="offset points",
+                fontsize="x-small",
+                color="#d62728",
+            )
 
 
 def _nan(value: float | None) -> float:
@@ -159,6 +200,7 @@ def save(fig: Figure, path: str | Path) -> Path:
 
 # --- builders: library results -> Chart ---------------------------------------------------
 
+
 def _dates(rows: Sequence[dict[str, Any]]) -> list[date]:
     return [date.fromisoformat(r["date"]) for r in rows]
 
@@ -170,9 +212,14 @@ def _anomaly_marks(
     for a in anomalies:
         by_date.setdefault(a["date"], Counter())[a["kind"]] += 1
     return [
-        Mark("anomaly", date.fromisoformat(d),
-             ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())), values.get(d))
-        for d, kinds in sorted(by_date.items()) if d in values
+        Mark(
+            "anomaly",
+            date.fromisoformat(d),
+            ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+            values.get(d),
+        )
+        for d, kinds in sorted(by_date.items())
+        if d in values
     ]
 
 
@@ -207,8 +254,10 @@ def compare_chart(result: dict[str, Any], log: bool = False, title: str | None =
     rows = result["series"]
     dates = _dates(rows)
     lines = [Line(f, dates, [r.get(f) for r in rows]) for f in result["families"]]
-    marks = [Mark("crossing", date.fromisoformat(c["date"]), f"{c['family']} passed {c['passed']}")
-             for c in result["crossings"]]
+    marks = [
+        Mark("crossing", date.fromisoformat(c["date"]), f"{c['family']} passed {c['passed']}")
+        for c in result["crossings"]
+    ]
     title = title or f"{' vs '.join(result['families'])}: {result['metric']}"
     return Chart(title, lines, ylabel=result["metric"].replace("_", " "), marks=marks, log=log)
 
@@ -231,8 +280,12 @@ def verify_chart(
     proj = None
     p = result.get("projection") or {}
     if p.get("projected_date") and points:
-        proj = (dates[-1], float(values[-1]), date.fromisoformat(p["projected_date"]),
-                float(result["threshold"]))
+        proj = (
+            dates[-1],
+            float(values[-1]),
+            date.fromisoformat(p["projected_date"]),
+            float(result["threshold"]),
+        )
     return Chart(
         f"{result['family']}: {result['claim']}: {result['verdict'].replace('_', ' ')}"
         f" at {result['snapshot_date']}",

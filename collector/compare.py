@@ -110,12 +110,18 @@ def _crossings(rows: list[dict[str, Any]], families: list[str]) -> list[dict[str
             if prev is not None:
                 for x, y in ((a, b), (b, a)):
                     if prev[x] <= prev[y] and row[x] > row[y]:
-                        out.append({
-                            "date": row["date"], "family": x, "passed": y,
-                            "value": row[x], "passed_value": row[y],
-                            "previous_date": prev["date"], "previous_value": prev[x],
-                            "previous_passed_value": prev[y],
-                        })
+                        out.append(
+                            {
+                                "date": row["date"],
+                                "family": x,
+                                "passed": y,
+                                "value": row[x],
+                                "passed_value": row[y],
+                                "previous_date": prev["date"],
+                                "previous_value": prev[x],
+                                "previous_passed_value": prev[y],
+                            }
+                        )
             prev = row
     out.sort(key=lambda c: (c["date"], c["family"], c["passed"]))
     return out
@@ -126,8 +132,14 @@ def _pair(
 ) -> dict[str, Any]:
     """Who leads at the last aligned date, and since when (when the data covers it)."""
     both = [r for r in rows if r.get(a) is not None and r.get(b) is not None]
-    pair: dict[str, Any] = {"family": a, "versus": b, "leader": None, "date": None,
-                            "passed_on": None, "covered": False}
+    pair: dict[str, Any] = {
+        "family": a,
+        "versus": b,
+        "leader": None,
+        "date": None,
+        "passed_on": None,
+        "covered": False,
+    }
     if not both:
         return pair
     last = both[-1]
@@ -153,16 +165,23 @@ def sentences(result: dict[str, Any]) -> list[str]:
         elif pair["leader"] is None:
             lines.append(f"{a} and {b} are level in {metric} on {pair['date']}")
         elif pair["covered"]:
-            c = next(c for c in reversed(result["crossings"])
-                     if c["family"] == pair["leader"] and c["date"] == pair["passed_on"])
-            changes = [x["date"] for x in result["crossings"]
-                       if {x["family"], x["passed"]} == {a, b}]
+            c = next(
+                c
+                for c in reversed(result["crossings"])
+                if c["family"] == pair["leader"] and c["date"] == pair["passed_on"]
+            )
+            changes = [
+                x["date"] for x in result["crossings"] if {x["family"], x["passed"]} == {a, b}
+            ]
             lines.append(
                 f"{c['family']} passed {c['passed']} in {metric} on {c['date']} "
                 f"({c['value']:,} > {c['passed_value']:,}; on {c['previous_date']}: "
                 f"{c['previous_value']:,} <= {c['previous_passed_value']:,})"
-                + (f"; the lead changed {len(changes)} times: {', '.join(changes)}"
-                   if len(changes) > 1 else "")
+                + (
+                    f"; the lead changed {len(changes)} times: {', '.join(changes)}"
+                    if len(changes) > 1
+                    else ""
+                )
             )
         else:
             other = b if pair["leader"] == a else a

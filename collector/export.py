@@ -40,8 +40,10 @@ TABLES = {
         "downloads_30d, likes, author, created_at, pipeline_tag, library_name"
     ),
 }
-_WHERE = ("list_contains(coalesce($families, [family]), family) "
-          "AND date >= coalesce($since, date) AND date <= coalesce($until, date)")
+_WHERE = (
+    "list_contains(coalesce($families, [family]), family) "
+    "AND date >= coalesce($since, date) AND date <= coalesce($until, date)"
+)
 
 
 def export(
@@ -86,8 +88,15 @@ def export(
                 )
             else:
                 target.mkdir()
-            written.append({"table": table, "path": str(out / table), "format": fmt,
-                            "partitions": int(partitions), "rows": int(rows)})
+            written.append(
+                {
+                    "table": table,
+                    "path": str(out / table),
+                    "format": fmt,
+                    "partitions": int(partitions),
+                    "rows": int(rows),
+                }
+            )
         for table in TABLES:
             if (out / table).exists():
                 shutil.rmtree(out / table)

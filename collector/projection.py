@@ -68,9 +68,12 @@ def project(
 def describe(projection: dict[str, Any]) -> str:
     """One line: the date, and how it was made."""
     p = projection
-    how = (f"{p['method']} over the {p['points']} day-runs of the last {p['window_days']} days"
-           f" to {p['window_end']}" if p["points"] else "")
+    how = (
+        f"{p['method']} over the {p['points']} day-runs of the last {p['window_days']} days"
+        f" to {p['window_end']}"
+        if p["points"]
+        else ""
+    )
     if p["projected_date"] is None:
         return f"none: {p['reason']}"
     return f"{p['projected_date']} at {p['per_day']:+,.0f}/day ({how})"
-

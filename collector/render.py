@@ -55,29 +55,29 @@ def render(doc: Document, fmt: Format, width: int | None = None) -> str:
         for row in doc.rows:
             writer.writerow(["" if row.get(c) is None else _plain(row.get(c)) for c in doc.columns])
         return buf.getvalue().rstrip("\n")
-    columns, rows = _human_rows(doc)
+    columns, cells = _human_rows(doc)
     if fmt is Format.markdown:
-        lines = []
+        lines: list[str] = []
         if doc.title:
             lines += [f"**{doc.title}**", ""]
         lines.append("| " + " | ".join(columns) + " |")
         lines.append("| " + " | ".join("---:" if _right(doc, c) else "---" for c in columns) + " |")
-        for cells in rows:
-            lines.append("| " + " | ".join(cells) + " |")
+        for cell_row in cells:
+            lines.append("| " + " | ".join(cell_row) + " |")
         lines += [f"\n{n}" for n in doc.notes]
         return "\n".join(lines)
     table = Table(box=box.SIMPLE_HEAD)
     for c in columns:
         table.add_column(c, justify="right" if _right(doc, c) else "left", overflow="fold")
-    for i, cells in enumerate(rows):
-        table.add_row(*cells, end_section=doc.total and i == len(rows) - 2)
+    for i, cell_row in enumerate(cells):
+        table.add_row(*cell_row, end_section=doc.total and i == len(cells) - 2)
     console = Console(width=width or 200, record=True, file=io.StringIO(), color_system=None)
     if doc.title:  # above the table, not its caption, so that it never wraps at table width
         console.print(doc.title, highlight=False, soft_wrap=True)
     console.print(table)
     for note in doc.notes:
         console.print(note, highlight=False, soft_wrap=True)
-    return "\n".join(line.rstrip() for line in console.export_text().rstrip("\n").splitlines())
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines()).rstrip()
 
 
 def _human_rows(doc: Document) -> tuple[list[str], list[list[str]]]:
@@ -141,10 +141,9 @@ def _right(doc: Document, column: str) -> bool:
 
 
 def _numeric(doc: Document, column: str) -> bool:
-    """A column of numbers (and blanks): right-aligned, and summed in a Total row."""
-    values = [r.get(column) for r in doc.rows if r.get(column) is not None]
-    return bool(values) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    return any(
+        isinstance(r.get(column), int | float) and not isinstance(r.get(column), bool)
+        for r in doc.rows
     )
 
 

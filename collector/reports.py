@@ -131,8 +131,8 @@ def group_series(
 ) -> list[dict[str, Any]]:
     """Cumulative downloads per group (`relation` or `depth`), one row per day or period.
 
-    Each row carries one column per group and `total`, their sum (the family's
-    downloads_all_time). With `every`, a period row is its last day-run's row.
+    Each row carries one column per group. With `every`, a period row is its last
+    day-run's row.
     """
     check_family(con, family)
     where, params = _range(family, since, until)
@@ -151,9 +151,12 @@ def group_series(
         row = out.setdefault(key, {**lead, **{g: 0 for g in groups}})
         row["date"] = day  # rows come by date: the period keeps its last day-run
         row[r["group"]] = r["downloads_all_time"]
-    for row in out.values():
-        row["total"] = sum(row[g] for g in groups)
     return list(out.values())
+
+
+def with_totals(rows: list[dict[str, Any]], groups: list[str]) -> list[dict[str, Any]]:
+    """Copies of group rows with `total`: the groups' sum, the family's downloads_all_time."""
+    return [{**row, "total": sum(row[g] for g in groups)} for row in rows]
 
 
 def _group_order(g: str) -> tuple[int, str]:

@@ -40,26 +40,45 @@ M = 1_000_000
 
 QWEN_A, QWEN_B = "Qwen/Qwen3-8B", "Qwen/Qwen2.5-7B"
 QWEN_U, QWEN_S, QWEN_C = (
-    "unsloth/Qwen3-8B-GGUF", "bob/Qwen2.5-7B-sft", "carol/Qwen2.5-7B-sft-GGUF",
+    "unsloth/Qwen3-8B-GGUF",
+    "bob/Qwen2.5-7B-sft",
+    "carol/Qwen2.5-7B-sft-GGUF",
 )
 LLAMA_L, LLAMA_X = "meta-llama/Llama-3.1-8B", "x/Llama-3.1-8B-ft"
 GEMMA_G, GEMMA_Z, T5 = "google/gemma-2-2b", "z/gemma-2-2b-GGUF", "google/t5-small"
 
 # (clock, families to snapshot, {repo: downloads_all_time in M}) in time order
 TIMELINE: list[tuple[str, list[str], dict[str, int]]] = [
-    ("2026-01-05T12:00:00", ["qwen", "llama"],
-     {QWEN_A: 400, QWEN_B: 200, QWEN_U: 50, QWEN_S: 10, LLAMA_L: 690, LLAMA_X: 5}),
+    (
+        "2026-01-05T12:00:00",
+        ["qwen", "llama"],
+        {QWEN_A: 400, QWEN_B: 200, QWEN_U: 50, QWEN_S: 10, LLAMA_L: 690, LLAMA_X: 5},
+    ),
     ("2026-01-06T12:00:00", ["qwen"], {QWEN_A: 425, QWEN_B: 210, QWEN_U: 55}),
     ("2026-01-07T12:00:00", ["llama"], {LLAMA_L: 699, LLAMA_X: 6}),
     ("2026-01-08T08:00:00", ["qwen"], {QWEN_A: 430, QWEN_B: 211}),
     ("2026-01-08T12:00:00", ["llama"], {LLAMA_L: 706, LLAMA_X: 7}),
     ("2026-01-08T20:00:00", ["qwen"], {QWEN_A: 435, QWEN_B: 212, QWEN_U: 54, QWEN_S: 11}),
-    ("2026-01-12T12:00:00", ["qwen", "llama", "gemma"],
-     {QWEN_A: 460, QWEN_B: 220, QWEN_U: 58, QWEN_S: 12, QWEN_C: 5, LLAMA_L: 717, LLAMA_X: 8,
-      GEMMA_G: 300, GEMMA_Z: 20}),
-    ("2026-02-02T12:00:00", ["qwen", "gemma"],
-     {QWEN_A: 560, QWEN_B: 250, QWEN_U: 65, QWEN_S: 15, QWEN_C: 10, GEMMA_G: 350,
-      GEMMA_Z: 25}),
+    (
+        "2026-01-12T12:00:00",
+        ["qwen", "llama", "gemma"],
+        {
+            QWEN_A: 460,
+            QWEN_B: 220,
+            QWEN_U: 58,
+            QWEN_S: 12,
+            QWEN_C: 5,
+            LLAMA_L: 717,
+            LLAMA_X: 8,
+            GEMMA_G: 300,
+            GEMMA_Z: 20,
+        },
+    ),
+    (
+        "2026-02-02T12:00:00",
+        ["qwen", "gemma"],
+        {QWEN_A: 560, QWEN_B: 250, QWEN_U: 65, QWEN_S: 15, QWEN_C: 10, GEMMA_G: 350, GEMMA_Z: 25},
+    ),
     ("2026-02-03T12:00:00", ["llama"], {LLAMA_L: 790, LLAMA_X: 10}),
 ]
 
@@ -78,11 +97,16 @@ def _populate(hub: FakeHub) -> None:
 def _before(hub: FakeHub, clock: str) -> None:
     """Repos that appear during the timeline."""
     if clock == "2026-01-12T12:00:00":
-        hub.add_derivative(QWEN_C, parent=QWEN_S, relation="quantized", downloads=2 * M,
-                           likes=1, created_at="2026-01-10T00:00:00.000Z")
+        hub.add_derivative(
+            QWEN_C,
+            parent=QWEN_S,
+            relation="quantized",
+            downloads=2 * M,
+            likes=1,
+            created_at="2026-01-10T00:00:00.000Z",
+        )
         hub.add(GEMMA_G, downloads=20 * M, likes=300)
-        hub.add_derivative(GEMMA_Z, parent=GEMMA_G, relation="quantized", downloads=1 * M,
-                           likes=10)
+        hub.add_derivative(GEMMA_Z, parent=GEMMA_G, relation="quantized", downloads=1 * M, likes=10)
 
 
 @functools.cache
@@ -97,8 +121,12 @@ def built() -> Path:
             for repo, millions in values.items():
                 hub.set(repo, downloads_all_time=millions * M)
             args = ["snapshot", "--quiet"] + [a for f in families for a in ("--family", f)]
-            env = {"COLLECTOR_DB": str(path), "HF_ENDPOINT": hub.url, "COLLECTOR_NOW": clock,
-                   "COLLECTOR_FAMILIES": None}
+            env = {
+                "COLLECTOR_DB": str(path),
+                "HF_ENDPOINT": hub.url,
+                "COLLECTOR_NOW": clock,
+                "COLLECTOR_FAMILIES": None,
+            }
             result = runner.invoke(app, args, env=env)  # type: ignore[arg-type]
             assert result.exit_code == 0, result.output + repr(result.exception)
     return path
@@ -109,18 +137,3 @@ def install(db: Path) -> Path:
     shutil.copyfile(built(), db)
     os.chmod(db, 0o644)
     return db
-
-
-def main(argv: list[str]) -> int:
-    """`python -m tests.report_data CHART`: draw the README chart from this warehouse."""
-    out = argv[0] if argv else "docs/chart.png"
-    env = {"COLLECTOR_DB": str(built()), "COLLECTOR_NOW": "2026-02-04T00:00:00"}
-    result = CliRunner().invoke(app, ["verify", "700M+ downloads", "--chart", out], env=env)
-    print(result.output, end="")
-    return result.exit_code
-
-
-if __name__ == "__main__":
-    import sys
-
-    raise SystemExit(main(sys.argv[1:]))

@@ -24,10 +24,12 @@ def sample(isolated_env: Path) -> Path:
 
 def test_badge_file(sample: Path, cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "badge.svg"
-    result = cli("badge", "--family", "qwen", "--metric", "downloads_all_time", "-o", str(out),
-                 now=NOW)
+    result = cli(
+        "badge", "--family", "qwen", "--metric", "downloads_all_time", "-o", str(out), now=NOW
+    )
     assert result.stdout == (
-        f"{out}: qwen downloads 900M (downloads_all_time 900,000,000 at 2026-02-02)\n")
+        f"{out}: qwen downloads 900M (downloads_all_time 900,000,000 at 2026-02-02)\n"
+    )
     root = ET.parse(out).getroot()
     assert root.get("aria-label") == "qwen downloads: 900M"
     texts = [e.text for e in root.iter(f"{SVG}text")]
@@ -41,8 +43,18 @@ def test_badge_file(sample: Path, cli: Cli, tmp_path: Path) -> None:
 
 
 def test_badge_as_of_and_options(sample: Path, cli: Cli) -> None:
-    svg = cli("badge", "--metric", "downloads_30d", "--as-of", "2026-01-08",
-              "--label", "Qwen & co", "--color", "#e05d44", now=NOW).stdout
+    svg = cli(
+        "badge",
+        "--metric",
+        "downloads_30d",
+        "--as-of",
+        "2026-01-08",
+        "--label",
+        "Qwen & co",
+        "--color",
+        "#e05d44",
+        now=NOW,
+    ).stdout
     root = ET.fromstring(svg)
     assert root.get("aria-label") == "Qwen & co: 62M"  # escaped in the file, read back
     assert "Qwen &amp; co" in svg and 'fill="#e05d44"' in svg
@@ -76,9 +88,16 @@ def test_export_parquet_reads_back_in_duckdb_and_pyarrow(
     out = tmp_path / "out"
     cli("export", "--format", "parquet", "--out", str(out), now=NOW)
     dates = sorted(p.name for p in (out / "family_daily").iterdir())
-    assert dates == ["date=2026-01-05", "date=2026-01-06", "date=2026-01-07", "date=2026-01-08",
-                     "date=2026-01-12", "date=2026-02-02", "date=2026-02-03"]
-    cols = ("family, date, run_id, downloads_all_time, new_downloads")
+    assert dates == [
+        "date=2026-01-05",
+        "date=2026-01-06",
+        "date=2026-01-07",
+        "date=2026-01-08",
+        "date=2026-01-12",
+        "date=2026-02-02",
+        "date=2026-02-03",
+    ]
+    cols = "family, date, run_id, downloads_all_time, new_downloads"
     exported = duckdb.sql(
         f"SELECT {cols} FROM read_parquet('{out}/family_daily/*/*.parquet', "
         "hive_partitioning = true) ORDER BY family, date"
@@ -89,26 +108,47 @@ def test_export_parquet_reads_back_in_duckdb_and_pyarrow(
         f"'{out}/members_daily/*/*.parquet', hive_partitioning = true) ORDER BY ALL"
     ).fetchall()
     assert len(members) == 36  # qwen 4+4+4+5+5, llama 2x5, gemma 2x2
-    assert members == _views(sample, "SELECT family, date, repo_id, downloads_all_time "
-                                     "FROM members_daily ORDER BY ALL")
+    assert members == _views(
+        sample, "SELECT family, date, repo_id, downloads_all_time FROM members_daily ORDER BY ALL"
+    )
     # another engine: pyarrow's dataset reader with hive partitions
     table = ds.dataset(out / "family_daily", format="parquet", partitioning="hive").to_table()
-    qwen = sorted((str(d), v) for f, d, v in zip(table["family"].to_pylist(),
-                                                  table["date"].to_pylist(),
-                                                  table["downloads_all_time"].to_pylist(),
-                                                  strict=True) if f == "qwen")
+    qwen = sorted(
+        (str(d), v)
+        for f, d, v in zip(
+            table["family"].to_pylist(),
+            table["date"].to_pylist(),
+            table["downloads_all_time"].to_pylist(),
+            strict=True,
+        )
+        if f == "qwen"
+    )
     assert qwen[-1] == ("2026-02-02", 900 * M)
 
 
 def test_export_csv_filtered(sample: Path, cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "csv"
-    cli("export", "--format", "csv", "--out", str(out), "--family", "llama",
-        "--since", "2026-01-07", "--until", "2026-01-08", now=NOW)
+    cli(
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+        "--family",
+        "llama",
+        "--since",
+        "2026-01-07",
+        "--until",
+        "2026-01-08",
+        now=NOW,
+    )
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*.csv"))
-    assert files == ["family_daily/date=2026-01-07/data_0.csv",
-                     "family_daily/date=2026-01-08/data_0.csv",
-                     "members_daily/date=2026-01-07/data_0.csv",
-                     "members_daily/date=2026-01-08/data_0.csv"]
+    assert files == [
+        "family_daily/date=2026-01-07/data_0.csv",
+        "family_daily/date=2026-01-08/data_0.csv",
+        "members_daily/date=2026-01-07/data_0.csv",
+        "members_daily/date=2026-01-08/data_0.csv",
+    ]
     text = (out / "family_daily" / "date=2026-01-08" / "data_0.csv").read_text()
     header, row = text.splitlines()
     assert header.startswith("family,run_id,started_at,repos,downloads_all_time,")
@@ -124,7 +164,8 @@ def test_export_refuses_to_overwrite_and_keeps_what_is_there(
     result = cli("export", "--out", str(out), now=NOW, ok=False)
     assert result.exit_code == 2
     assert result.stderr == (
-        f"Error: {out / 'family_daily'} already exists; pass --overwrite to replace it\n")
+        f"Error: {out / 'family_daily'} already exists; pass --overwrite to replace it\n"
+    )
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     cli("export", "--out", str(out), "--overwrite", now=NOW)
     assert len(list((out / "family_daily").iterdir())) == 7

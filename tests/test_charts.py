@@ -38,8 +38,17 @@ def svg_texts(path: Path) -> str:
 
 @pytest.mark.parametrize(
     "value, text",
-    [(0, "0"), (950, "950"), (1500, "1.5K"), (700 * M, "700M"), (1_234_000_000, "1.2B"),
-     (999_960_000, "1B"), (12_500, "12.5K"), (-3 * M, "-3M"), (None, "n/a")],
+    [
+        (0, "0"),
+        (950, "950"),
+        (1500, "1.5K"),
+        (700 * M, "700M"),
+        (1_234_000_000, "1.2B"),
+        (999_960_000, "1B"),
+        (12_500, "12.5K"),
+        (-3 * M, "-3M"),
+        (None, "n/a"),
+    ],
 )
 def test_compact_labels(value: float | None, text: str) -> None:
     assert compact(value) == text
@@ -55,8 +64,14 @@ def test_verify_chart_svg_has_threshold_reached_and_anomaly(
     assert {"line-qwen (family)", "threshold", "reached", "anomaly-2026-01-08"} <= ids
     assert "projection" not in ids  # met: nothing to project
     texts = svg_texts(out)
-    for label in ("claim: 700M", "reached 2026-01-06", "1 decrease", "700M", "900M",
-                  "qwen: 700M+ downloads: supported at 2026-02-02"):
+    for label in (
+        "claim: 700M",
+        "reached 2026-01-06",
+        "1 decrease",
+        "700M",
+        "900M",
+        "qwen: 700M+ downloads: supported at 2026-02-02",
+    ):
         assert label in texts, label
     # same data, same bytes: SVGs can be committed and diffed
     again = tmp_path / "again.svg"
@@ -109,8 +124,13 @@ def test_compare_chart_svg(sample: Path, cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "compare.svg"
     cli("compare", "qwen", "llama", "--align", "carry-forward", "--chart", str(out), now=NOW)
     ids = svg_ids(out)
-    assert {"line-qwen", "line-llama", "crossing-2026-01-06", "crossing-2026-01-07",
-            "crossing-2026-01-12"} <= ids
+    assert {
+        "line-qwen",
+        "line-llama",
+        "crossing-2026-01-06",
+        "crossing-2026-01-07",
+        "crossing-2026-01-12",
+    } <= ids
     assert "llama passed qwen 2026-01-07" in svg_texts(out)
 
 
@@ -118,8 +138,12 @@ def test_report_chart_lines_and_anomalies(sample: Path, cli: Cli, tmp_path: Path
     out = tmp_path / "report.svg"
     cli("report", "--chart", str(out), now=NOW)
     ids = svg_ids(out)
-    assert {"line-qwen (all members)", "line-official repos", "line-derivatives",
-            "anomaly-2026-01-08"} <= ids
+    assert {
+        "line-qwen (all members)",
+        "line-official repos",
+        "line-derivatives",
+        "anomaly-2026-01-08",
+    } <= ids
     with warehouse.reader() as con:
         series = reports.daily_series(con, "qwen")
     ax = charts.figure(charts.report_chart("qwen", series.rows, series.anomalies)).axes[0]
@@ -160,10 +184,10 @@ def test_terminal_chart_text(sample: Path) -> None:
 def _run_on_tty(args: list[str], db: Path) -> str:
     """Run the CLI with stdout on a pseudo-terminal; return what it printed."""
     controller, child = pty.openpty()
-    env = {**os.environ, "COLLECTOR_DB": str(db), "PYTHONPATH": str(Path.cwd()),
-           "COLUMNS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "collector", *args], stdout=child,
-                            stderr=subprocess.PIPE, env=env)
+    env = {**os.environ, "COLLECTOR_DB": str(db), "PYTHONPATH": str(Path.cwd()), "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collector", *args], stdout=child, stderr=subprocess.PIPE, env=env
+    )
     os.close(child)
     chunks = []
     while True:
@@ -189,3 +213,17 @@ def test_report_on_a_terminal_shows_a_small_chart(sample: Path) -> None:
     hidden = _run_on_tty(["report", "--no-chart"], sample)
     assert "qwen: daily" in hidden and "cumulative downloads" not in hidden
     assert "cumulative downloads" not in _run_on_tty(["report", "--format", "csv"], sample)
+
+
+def test_chart_of_simulated_data_says_so(cli: Cli, tmp_path: Path) -> None:
+    example = Path(__file__).parent.parent / "warehouse.duckdb.example"
+    out = tmp_path / "example.svg"
+    cli("compare", "qwen", "llama", "--db", str(example), "--chart", str(out))
+    assert "footnote" in svg_ids(out)
+    assert "Simulated data (make example), not real Hub figures" in svg_texts(out)
+
+
+def test_chart_of_real_data_has_no_footnote(sample: Path, cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "real.svg"
+    cli("compare", "qwen", "llama", "--chart", str(out), now=NOW)
+    assert "footnote" not in svg_ids(out)

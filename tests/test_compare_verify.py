@@ -39,13 +39,24 @@ def test_compare_common_dates_answers_qwen_passed_llama(sample: Path, cli: Cli) 
         {"date": "2026-01-08", "qwen": 712 * M, "llama": 713 * M},
         {"date": "2026-01-12", "qwen": 755 * M, "llama": 725 * M},
     ]
-    assert [(c["date"], c["family"], c["passed"], c["previous_date"])
-            for c in out["crossings"]] == [("2026-01-12", "qwen", "llama", "2026-01-08")]
-    assert out["pairs"] == [{"family": "qwen", "versus": "llama", "leader": "qwen",
-                             "date": "2026-01-12", "passed_on": "2026-01-12", "covered": True}]
+    assert [
+        (c["date"], c["family"], c["passed"], c["previous_date"]) for c in out["crossings"]
+    ] == [("2026-01-12", "qwen", "llama", "2026-01-08")]
+    assert out["pairs"] == [
+        {
+            "family": "qwen",
+            "versus": "llama",
+            "leader": "qwen",
+            "date": "2026-01-12",
+            "passed_on": "2026-01-12",
+            "covered": True,
+        }
+    ]
     text = cli("compare", "qwen", "llama", now=NOW).stdout
-    assert ("qwen passed llama in downloads_all_time on 2026-01-12 (755,000,000 > 725,000,000; "
-            "on 2026-01-08: 712,000,000 <= 713,000,000)") in text
+    assert (
+        "qwen passed llama in downloads_all_time on 2026-01-12 (755,000,000 > 725,000,000; "
+        "on 2026-01-08: 712,000,000 <= 713,000,000)"
+    ) in text
 
 
 def test_compare_carry_forward_fills_dates_and_sees_every_lead_change(
@@ -53,32 +64,52 @@ def test_compare_carry_forward_fills_dates_and_sees_every_lead_change(
 ) -> None:
     out = js(cli, "compare", "qwen", "llama", "--align", "carry-forward")
     assert [(r["date"], r["qwen"] // M, r["llama"] // M) for r in out["series"]] == [
-        ("2026-01-05", 660, 695), ("2026-01-06", 700, 695), ("2026-01-07", 700, 705),
-        ("2026-01-08", 712, 713), ("2026-01-12", 755, 725), ("2026-02-02", 900, 725),
+        ("2026-01-05", 660, 695),
+        ("2026-01-06", 700, 695),
+        ("2026-01-07", 700, 705),
+        ("2026-01-08", 712, 713),
+        ("2026-01-12", 755, 725),
+        ("2026-02-02", 900, 725),
         ("2026-02-03", 900, 800),
     ]
     # the stale llama value of 01-05 makes qwen "pass" on 01-06: why common is the default
     assert [(c["date"], c["family"]) for c in out["crossings"]] == [
-        ("2026-01-06", "qwen"), ("2026-01-07", "llama"), ("2026-01-12", "qwen"),
+        ("2026-01-06", "qwen"),
+        ("2026-01-07", "llama"),
+        ("2026-01-12", "qwen"),
     ]
     assert out["pairs"][0]["passed_on"] == "2026-01-12"
 
 
 def test_compare_three_families_and_uncovered_lead(sample: Path, cli: Cli) -> None:
-    out = js(cli, "compare", "qwen", "llama", "gemma", "--align", "carry-forward",
-             "--since", "2026-01-12")
-    assert out["series"][0] == {"date": "2026-01-12", "qwen": 755 * M, "llama": 725 * M,
-                                "gemma": 320 * M}  # never google/t5-small's 1B
+    out = js(
+        cli,
+        "compare",
+        "qwen",
+        "llama",
+        "gemma",
+        "--align",
+        "carry-forward",
+        "--since",
+        "2026-01-12",
+    )
+    assert out["series"][0] == {
+        "date": "2026-01-12",
+        "qwen": 755 * M,
+        "llama": 725 * M,
+        "gemma": 320 * M,
+    }  # never google/t5-small's 1B
     gemma = [p for p in out["pairs"] if p["versus"] == "gemma"]
     assert [(p["leader"], p["covered"]) for p in gemma] == [("qwen", False), ("llama", False)]
     text = cli("compare", "qwen", "gemma", "--align", "carry-forward", now=NOW).stdout
-    assert ("qwen led gemma in downloads_all_time on every compared date up to 2026-02-02: "
-            "the data does not cover when it passed") in text
+    assert (
+        "qwen led gemma in downloads_all_time on every compared date up to 2026-02-02: "
+        "the data does not cover when it passed"
+    ) in text
 
 
 def test_compare_before_a_family_exists_is_blank(sample: Path, cli: Cli) -> None:
-    out = js(cli, "compare", "llama", "gemma", "--align", "carry-forward",
-             "--until", "2026-01-08")
+    out = js(cli, "compare", "llama", "gemma", "--align", "carry-forward", "--until", "2026-01-08")
     assert all(r["gemma"] is None for r in out["series"])
     assert out["pairs"][0]["date"] is None
     assert js(cli, "compare", "llama", "gemma", "--until", "2026-01-08")["series"] == []
@@ -94,7 +125,8 @@ def test_compare_sql_reproduces_the_cli(sample: Path, cli: Cli) -> None:
     finally:
         con.close()
     assert [(d.isoformat(), f, v) for d, f, v, _ in rows if f == "llama"] == [
-        ("2026-01-05", "llama", 695 * M), ("2026-01-08", "llama", 713 * M),
+        ("2026-01-05", "llama", 695 * M),
+        ("2026-01-08", "llama", 713 * M),
         ("2026-01-12", "llama", 725 * M),
     ]
 
@@ -120,7 +152,10 @@ def test_bad_input(sample: Path, cli: Cli, args: list[str], message: str) -> Non
 def test_verify_700m_reached_on_the_first_day_at_or_above(sample: Path, cli: Cli) -> None:
     out = js(cli, "verify", "700M+ downloads")
     assert (out["verdict"], out["measured"], out["first_reached"]) == (
-        "supported", 900 * M, "2026-01-06")  # exactly 700,000,000 on 01-06 counts
+        "supported",
+        900 * M,
+        "2026-01-06",
+    )  # exactly 700,000,000 on 01-06 counts
     assert out["breakdown"] == {"official": 810 * M, "derivative": 90 * M}
     assert out["projection"] is None
 
@@ -131,21 +166,28 @@ def test_verify_projection_linear_fit_over_30_days(sample: Path, cli: Cli) -> No
     # least squares over (day, value): x = 0, 1, 3, 7; y = 660, 700, 712, 755 (M)
     xs, ys = [0, 1, 3, 7], [660 * M, 700 * M, 712 * M, 755 * M]
     mx, my = sum(xs) / 4, sum(ys) / 4
-    slope = (sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-             / sum((x - mx) ** 2 for x in xs))  # 346.75 / 28.75 M/day
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mx) ** 2 for x in xs
+    )  # 346.75 / 28.75 M/day
     days = math.ceil((1000 * M - 755 * M) / slope)  # 20.3 -> 21
     assert (days, round(slope, 1)) == (21, 12060869.6)
     p = out["projection"]
     assert p == {
-        "method": "linear least-squares fit", "window_days": 30,
-        "window_start": "2026-01-05", "window_end": "2026-01-12", "points": 4,
-        "per_day": 12060869.6, "projected_date": (date(2026, 1, 12) + timedelta(days)).isoformat(),
+        "method": "linear least-squares fit",
+        "window_days": 30,
+        "window_start": "2026-01-05",
+        "window_end": "2026-01-12",
+        "points": 4,
+        "per_day": 12060869.6,
+        "projected_date": (date(2026, 1, 12) + timedelta(days)).isoformat(),
         "reason": None,
     }
     assert p["projected_date"] == "2026-02-02"
     table = cli("verify", "1B downloads", "--as-of", "2026-01-12", now=NOW).stdout
-    assert ("2026-02-02 at +12,060,870/day (linear least-squares fit over the 4 day-runs of "
-            "the last 30 days to 2026-01-12)") in table
+    assert (
+        "2026-02-02 at +12,060,870/day (linear least-squares fit over the 4 day-runs of "
+        "the last 30 days to 2026-01-12)"
+    ) in table
 
 
 def test_verify_projection_latest(sample: Path, cli: Cli) -> None:
@@ -153,7 +195,10 @@ def test_verify_projection_latest(sample: Path, cli: Cli) -> None:
     # 100M to go: 12.7 -> 13 days after 02-02
     p = js(cli, "verify", "1B downloads")["projection"]
     assert (p["points"], p["per_day"], p["projected_date"]) == (
-        5, round(4250.4 / 538.8 * M, 1), "2026-02-15")
+        5,
+        round(4250.4 / 538.8 * M, 1),
+        "2026-02-15",
+    )
 
 
 def test_verify_projection_null_when_too_short(sample: Path, cli: Cli) -> None:
@@ -167,14 +212,20 @@ def test_verify_qwen_passed_llama(sample: Path, cli: Cli) -> None:
     out = js(cli, "verify", "Qwen passed Llama in cumulative downloads")
     assert (out["family"], out["versus"], out["verdict"]) == ("qwen", "llama", "supported")
     assert (out["measured"], out["versus_value"], out["snapshot_date"]) == (
-        755 * M, 725 * M, "2026-01-12")
+        755 * M,
+        725 * M,
+        "2026-01-12",
+    )
     assert (out["first_reached"], out["passed_on"]) == ("2026-01-12", "2026-01-12")
 
 
 def test_verify_passed_before_it_happened_projects_the_gap(sample: Path, cli: Cli) -> None:
     out = js(cli, "verify", "passed llama", "--family", "qwen", "--as-of", "2026-01-08")
     assert (out["verdict"], out["measured"], out["versus_value"]) == (
-        "not_supported", 712 * M, 713 * M)
+        "not_supported",
+        712 * M,
+        713 * M,
+    )
     # gap qwen - llama: -35M on 01-05, -1M on 01-08: closes 34M in 3 days; 1M to go -> 1 day
     assert out["projection"]["per_day"] == round(34 * M / 3, 1)
     assert out["projection"]["projected_date"] == "2026-01-09"
@@ -183,8 +234,10 @@ def test_verify_passed_before_it_happened_projects_the_gap(sample: Path, cli: Cl
 def test_verify_lead_not_covered_by_data(sample: Path, cli: Cli) -> None:
     out = js(cli, "verify", "llama passed qwen", "--as-of", "2026-01-08")
     assert (out["verdict"], out["first_reached"]) == ("supported", None)
-    assert out["note"] == ("llama led qwen in downloads_all_time on every compared date up to "
-                           "2026-01-08: the data does not cover when it passed")
+    assert out["note"] == (
+        "llama led qwen in downloads_all_time on every compared date up to "
+        "2026-01-08: the data does not cover when it passed"
+    )
     later = js(cli, "verify", "llama passed qwen")
     assert later["verdict"] == "not_supported"
     assert later["projection"]["reason"] == "no growth over the last 30 days"
@@ -194,4 +247,7 @@ def test_verify_passed_official_scope(sample: Path, cli: Cli) -> None:
     # official only: qwen 680 vs llama 717 on 01-12
     out = js(cli, "verify", "qwen passed llama", "--scope", "official")
     assert (out["measured"], out["versus_value"], out["verdict"]) == (
-        680 * M, 717 * M, "not_supported")
+        680 * M,
+        717 * M,
+        "not_supported",
+    )

@@ -67,8 +67,10 @@ def test_report(sample: Path, cli: Cli, name: str, args: list[str], fmt: str) ->
     cases(
         ("top", ["top"]),
         ("top-limit-likes", ["top", "--by", "likes", "--limit", "2", "--until", "2026-01-08"]),
-        ("top-new", ["top", "--by", "new_downloads", "--since", "2026-01-07",
-                     "--until", "2026-01-12"]),
+        (
+            "top-new",
+            ["top", "--by", "new_downloads", "--since", "2026-01-07", "--until", "2026-01-12"],
+        ),
     ),
 )
 def test_top(sample: Path, cli: Cli, name: str, args: list[str], fmt: str) -> None:

@@ -45,22 +45,39 @@ def test_daily_series_and_total_row(sample: Path, cli: Cli) -> None:
 @pytest.mark.parametrize(
     "every, expected",
     [
-        ("week", [("2026-W02", "2026-01-08", 3, 712 * M, 53 * M),
-                  ("2026-W03", "2026-01-12", 1, 755 * M, 43 * M),
-                  ("2026-W06", "2026-02-02", 1, 900 * M, 145 * M)]),
-        ("month", [("2026-01", "2026-01-12", 4, 755 * M, 96 * M),
-                   ("2026-02", "2026-02-02", 1, 900 * M, 145 * M)]),
-        ("day", [("2026-01-05", "2026-01-05", 1, 660 * M, None),
-                 ("2026-01-06", "2026-01-06", 1, 700 * M, 40 * M),
-                 ("2026-01-08", "2026-01-08", 1, 712 * M, 13 * M),
-                 ("2026-01-12", "2026-01-12", 1, 755 * M, 43 * M),
-                 ("2026-02-02", "2026-02-02", 1, 900 * M, 145 * M)]),
+        (
+            "week",
+            [
+                ("2026-W02", "2026-01-08", 3, 712 * M, 53 * M),
+                ("2026-W03", "2026-01-12", 1, 755 * M, 43 * M),
+                ("2026-W06", "2026-02-02", 1, 900 * M, 145 * M),
+            ],
+        ),
+        (
+            "month",
+            [
+                ("2026-01", "2026-01-12", 4, 755 * M, 96 * M),
+                ("2026-02", "2026-02-02", 1, 900 * M, 145 * M),
+            ],
+        ),
+        (
+            "day",
+            [
+                ("2026-01-05", "2026-01-05", 1, 660 * M, None),
+                ("2026-01-06", "2026-01-06", 1, 700 * M, 40 * M),
+                ("2026-01-08", "2026-01-08", 1, 712 * M, 13 * M),
+                ("2026-01-12", "2026-01-12", 1, 755 * M, 43 * M),
+                ("2026-02-02", "2026-02-02", 1, 900 * M, 145 * M),
+            ],
+        ),
     ],
 )
 def test_every_period(sample: Path, cli: Cli, every: str, expected: list) -> None:
     rows = js(cli, "report", "--every", every)["series"]
-    got = [(r["period"], r["date"], r["day_runs"], r["downloads_all_time"], r["new_downloads"])
-           for r in rows]
+    got = [
+        (r["period"], r["date"], r["day_runs"], r["downloads_all_time"], r["new_downloads"])
+        for r in rows
+    ]
     assert got == expected
 
 
@@ -68,15 +85,17 @@ def test_every_within_a_range_sums_only_the_range(sample: Path, cli: Cli) -> Non
     # --since 2026-01-06 drops the 01-05 day-run: week 2 keeps 01-06 and 01-08
     rows = js(cli, "report", "--every", "week", "--since", "2026-01-06", "--until", "2026-01-12")
     assert [(r["period"], r["day_runs"], r["new_downloads"]) for r in rows["series"]] == [
-        ("2026-W02", 2, 53 * M), ("2026-W03", 1, 43 * M),
+        ("2026-W02", 2, 53 * M),
+        ("2026-W03", 1, 43 * M),
     ]
 
 
 def test_period_sql_reproduces_the_cli(sample: Path, cli: Cli) -> None:
     con = duckdb.connect(str(sample), read_only=True)
     try:
-        cur = con.execute(PERIOD_SQL, {"format": "%Y-%m", "family": "qwen", "since": None,
-                                       "until": None})
+        cur = con.execute(
+            PERIOD_SQL, {"format": "%Y-%m", "family": "qwen", "since": None, "until": None}
+        )
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     finally:
@@ -91,8 +110,11 @@ def test_period_sql_reproduces_the_cli(sample: Path, cli: Cli) -> None:
     [
         ("30d", "2026-02-10T00:00:00", ["2026-01-12", "2026-02-02"]),  # since 2026-01-11
         ("2026-01-08", NOW, ["2026-01-08", "2026-01-12", "2026-02-02"]),
-        ("last-month", "2026-02-10T00:00:00",
-         ["2026-01-05", "2026-01-06", "2026-01-08", "2026-01-12"]),
+        (
+            "last-month",
+            "2026-02-10T00:00:00",
+            ["2026-01-05", "2026-01-06", "2026-01-08", "2026-01-12"],
+        ),
         ("this-month", "2026-02-10T00:00:00", ["2026-02-02"]),
     ],
 )
@@ -108,10 +130,16 @@ def test_month_as_since_and_until(sample: Path, cli: Cli) -> None:
 
 def test_by_relation_total_is_the_family_total(sample: Path, cli: Cli) -> None:
     rows = js(cli, "report", "--by", "relation")["series"]
-    assert rows[-1] == {"date": "2026-02-02", "official": 810 * M, "finetune": 15 * M,
-                        "quantized": 75 * M, "total": 900 * M}
+    assert rows[-1] == {
+        "date": "2026-02-02",
+        "official": 810 * M,
+        "finetune": 15 * M,
+        "quantized": 75 * M,
+    }
     daily = js(cli, "report")["series"]
-    assert [r["total"] for r in rows] == [r["downloads_all_time"] for r in daily]
+    csv_rows = cli("report", "--by", "relation", "--format", "csv", now=NOW).stdout.splitlines()
+    assert csv_rows[0] == "date,official,finetune,quantized,total"
+    assert [int(r.split(",")[-1]) for r in csv_rows[1:]] == [r["downloads_all_time"] for r in daily]
     table = cli("report", "--by", "relation", now=NOW).stdout
     # shares of the row's total: 810/900, 15/900, 75/900
     assert "90.00%" in table and "1.67%" in table and "8.33%" in table
@@ -121,8 +149,10 @@ def test_top_by_downloads(sample: Path, cli: Cli) -> None:
     out = js(cli, "top", "--limit", "3")
     assert out["until"] == "2026-02-02" and out["family_total"] == 900 * M
     assert out["repos"] == 5
-    assert [(r["rank"], r["repo_id"], r["role"], r["relation"], r["downloads_all_time"])
-            for r in out["rows"]] == [
+    assert [
+        (r["rank"], r["repo_id"], r["role"], r["relation"], r["downloads_all_time"])
+        for r in out["rows"]
+    ] == [
         (1, "Qwen/Qwen3-8B", "official", None, 560 * M),
         (2, "Qwen/Qwen2.5-7B", "official", None, 250 * M),
         (3, "unsloth/Qwen3-8B-GGUF", "derivative", "quantized", 65 * M),
@@ -135,21 +165,26 @@ def test_top_new_downloads_sums_to_report(sample: Path, cli: Cli) -> None:
     got = {r["repo_id"]: r["new_downloads"] for r in out["rows"]}
     assert got == {
         report_data.QWEN_A: 160 * M,  # 25 + 10 + 25 + 100
-        report_data.QWEN_B: 50 * M,   # 10 + 2 + 8 + 30
-        report_data.QWEN_U: 16 * M,   # 5 + 0 (decrease clamped) + 4 + 7
-        report_data.QWEN_C: 10 * M,   # 5 (new, in full) + 5
-        report_data.QWEN_S: 5 * M,    # 0 + 1 + 1 + 3
+        report_data.QWEN_B: 50 * M,  # 10 + 2 + 8 + 30
+        report_data.QWEN_U: 16 * M,  # 5 + 0 (decrease clamped) + 4 + 7
+        report_data.QWEN_C: 10 * M,  # 5 (new, in full) + 5
+        report_data.QWEN_S: 5 * M,  # 0 + 1 + 1 + 3
     }
     assert sum(got.values()) == out["family_total"] == 241 * M
     assert (out["since"], out["until"], out["counted_from"]) == (
-        "2026-01-05", "2026-02-02", "2026-01-05")
+        "2026-01-05",
+        "2026-02-02",
+        "2026-01-05",
+    )
 
 
 def test_top_new_downloads_over_a_range(sample: Path, cli: Cli) -> None:
-    out = js(cli, "top", "--by", "new_downloads", "--since", "2026-01-07",
-             "--until", "2026-01-12")
+    out = js(cli, "top", "--by", "new_downloads", "--since", "2026-01-07", "--until", "2026-01-12")
     assert (out["since"], out["until"], out["counted_from"]) == (
-        "2026-01-08", "2026-01-12", "2026-01-06")
+        "2026-01-08",
+        "2026-01-12",
+        "2026-01-06",
+    )
     assert out["family_total"] == 56 * M  # 13 + 43
     assert [r["new_downloads"] for r in out["rows"]] == [35 * M, 10 * M, 5 * M, 4 * M, 2 * M]
 
@@ -166,8 +201,10 @@ def test_top_new_sql_reproduces_the_cli(sample: Path, cli: Cli) -> None:
         ).fetchall()
     finally:
         con.close()
-    assert [(r[0], r[4]) for r in rows][:2] == [(report_data.QWEN_A, 35 * M),
-                                                 (report_data.QWEN_B, 10 * M)]
+    assert [(r[0], r[4]) for r in rows][:2] == [
+        (report_data.QWEN_A, 35 * M),
+        (report_data.QWEN_B, 10 * M),
+    ]
 
 
 @pytest.mark.parametrize(
