@@ -502,6 +502,7 @@ def badge(
     day = parse_range_bound(as_of, end=True, today=_today()) if as_of else None
     target = None if output == "-" else _writable(Path(output), "--output")
     with warehouse.reader(db) as con:
+        _simulated_notice(con)
         made = badge_mod.make_badge(con, family, metric.value, day, label, color)
     if target is None:
         typer.echo(made["svg"], nl=False)
@@ -546,6 +547,7 @@ def export_cmd(
     """Export the daily series and member counters as date-partitioned Parquet or CSV."""
     start, stop = parse_range(since, until, today=_today())
     with warehouse.reader(db) as con:
+        _simulated_notice(con)
         written = export_mod.export(con, out, file_format.value, family, start, stop, overwrite)
     columns = ["table", "format", "partitions", "rows", "path"]
     _out(Document(columns, written, written, title=f"Exported to {out}"), fmt)
