@@ -11,12 +11,15 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import typer
+from huggingface_hub.utils import logging as hf_logging
 
-from collector import __version__, claims, history, reports, warehouse
+from collector import __version__, claims, discovery, history, reports, warehouse
 from collector.daemon import Daemon
 from collector.dates import parse_range, parse_range_bound
 from collector.errors import CollectorError
 from collector.families import get_families
+from collector.hub import HubClient
+from collector.items import Problems
 from collector.progress import SnapshotProgress
 from collector.render import Document, Format, render
 from collector.schedules import load_schedules
@@ -97,6 +100,8 @@ def callback(
     ] = None,
 ) -> None:
     """Snapshot Hugging Face download counts of model families and check claims about them."""
+    # We retry and report Hub failures ourselves; the library's own warnings are noise.
+    hf_logging.set_verbosity_error()
 
 
 @app.command()
@@ -119,7 +124,7 @@ def snapshot(
 
 
 def _summary(r: RunResult) -> str:
-    extra = f", {r.rejected} rejected items/tags" if r.rejected else ""
+    extra = f", {r.rejected} data problems" if r.rejected else ""
     return (
         f"{r.family}: run {r.run_id} {r.status} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "
         f"{r.members:,} members ({r.official:,} official, {r.derivatives:,} derivatives), "
@@ -205,6 +210,12 @@ def members(
     *,
     family: FamilyOpt = DEFAULT_FAMILY,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date (default: latest).")] = None,
+    unlinked: Annotated[
+        bool,
+        typer.Option("--unlinked", help="Instead, list repos named like the family with no lineage "
+                     "to it (asks the Hub; never counted)."),
+    ] = False,
+    families: FamiliesOpt = None,
     fmt: FormatOpt = Format.table,
     db: DbOpt = None,
 ) -> None:
@@ -213,10 +224,33 @@ def members(
     with warehouse.reader(db) as con:
         _simulated_notice(con)
         snapshot_date, rows = reports.members(con, family, day)
+    if unlinked:
+        _unlinked(family, families, {r["repo_id"] for r in rows}, snapshot_date, fmt)
+        return
     columns = ["repo_id", "role", "relation", "depth", "parent_id", "downloads_all_time",
                "downloads_30d", "likes"]
     data = {"family": family, "as_of": snapshot_date, "members": rows}
     title = f"{family}: {len(rows):,} members at {snapshot_date}"
+    _out(Document(columns, rows, data, title=title), fmt)
+
+
+def _unlinked(
+    family: str, families: str | None, member_ids: set[str], as_of: str | None, fmt: Format
+) -> None:
+    fam = get_families([family], families)[0]
+    records = discovery.unlinked(fam, HubClient(), member_ids, Problems())
+    rows: list[dict[str, Any]] = [
+        {"repo_id": r.repo_id, "downloads_all_time": r.downloads_all_time,
+         "downloads_30d": r.downloads_30d, "likes": r.likes,
+         "created_at": r.created_at.date().isoformat() if r.created_at else None}
+        for r in records
+    ]
+    total = sum(r["downloads_all_time"] or 0 for r in rows)
+    data = {"family": family, "search": fam.search, "members_as_of": as_of,
+            "unlinked": rows, "repos": len(rows), "downloads_all_time": total}
+    title = (f"{family}: {len(rows):,} repos named like {fam.search!r} with no lineage to the "
+             f"family (not counted): {total:,} downloads all-time")
+    columns = ["repo_id", "downloads_all_time", "downloads_30d", "likes", "created_at"]
     _out(Document(columns, rows, data, title=title), fmt)
 
 
@@ -232,11 +266,12 @@ def why(
     """Why a repo counts in a family: its lineage chain from an official repo."""
     with warehouse.reader(db) as con:
         answer = reports.why(con, family, repo_id)
+    if not answer["member"] and fmt is not Format.json:
+        typer.echo(answer["reason"])
+        raise typer.Exit(1)
     columns = ["depth", "repo_id", "role", "relation", "downloads_all_time"]
-    notes = [] if answer["member"] else [answer["reason"]]
-    title = (f"{answer['repo_id']} is a member of {family} at {answer['as_of']}"
-             if answer["member"] else None)
-    _out(Document(columns, answer["chain"], answer, title=title, notes=notes), fmt)
+    title = f"{answer['repo_id']} is a member of {family} at {answer['as_of']}"
+    _out(Document(columns, answer["chain"], answer, title=title), fmt)
     if not answer["member"]:
         raise typer.Exit(1)
 

@@ -138,3 +138,21 @@ STRATEGIES: dict[str, Callable[[], Discovery]] = {"lineage": LineageDiscovery}
 def get_strategy(name: str) -> Discovery:
     """A discovery strategy by name."""
     return STRATEGIES[name]()
+
+
+def unlinked(
+    family: Family, client: HubClient, member_ids: set[str], problems: Problems
+) -> list[RepoRecord]:
+    """Repos whose id contains the family's search name but that are not members.
+
+    Many re-uploads carry no base_model tag, so they cannot be counted; this shows how large
+    that untagged remainder is, without ever adding it to the family totals.
+    """
+    known = {m.lower() for m in member_ids}
+    out: dict[str, RepoRecord] = {}
+    for page in client.pages(client.listing_params(search=family.search)):
+        for item in page.items:
+            record = parse_item(item, problems)
+            if record is not None and record.repo_id.lower() not in known:
+                out[record.repo_id.lower()] = record
+    return sorted(out.values(), key=lambda r: (-(r.downloads_all_time or 0), r.repo_id))

@@ -240,5 +240,9 @@ def _reason(exc: BaseException) -> str:
 
 def _unreachable(endpoint: str, exc: BaseException | None) -> str:
     why = f": {_reason(exc)}" if exc else ""
-    source = "HF_ENDPOINT" if os.environ.get("HF_ENDPOINT") else "the default; set HF_ENDPOINT"
-    return f"cannot reach the Hub at {endpoint} ({source} to change it){why}"
+    source = (
+        "set by HF_ENDPOINT"
+        if os.environ.get("HF_ENDPOINT")
+        else "the default; set HF_ENDPOINT to use another"
+    )
+    return f"cannot reach the Hub at {endpoint} ({source}){why}"

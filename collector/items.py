@@ -21,12 +21,20 @@ COUNTERS = ("downloads", "downloadsAllTime", "likes")
 
 @dataclass
 class Problems:
-    """Data problems met while parsing, counted by kind (logged, never fatal)."""
+    """Data problems met while parsing, counted by kind (logged, never fatal).
+
+    The same problem on the same repo seen twice in one snapshot (a repo listed under two
+    parents) counts once.
+    """
 
     counts: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
+    _seen: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, kind: str, example: str) -> None:
+        if (kind, example) in self._seen:
+            return
+        self._seen.add((kind, example))
         self.counts[kind] += 1
         self.examples.setdefault(kind, example)
 

@@ -55,7 +55,7 @@ class SnapshotProgress:
             bound = "" if est.exact else "at least "
             self.console.print(
                 f"{data['family']}: strategy {data['strategy']}, expecting {bound}"
-                f"{est.requests:,} requests ({est.why})",
+                f"{est.requests:,} request{'' if est.requests == 1 else 's'} ({est.why})",
                 highlight=False,
             )
             self._task = self._progress.add_task(

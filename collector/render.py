@@ -52,27 +52,27 @@ def render(doc: Document, fmt: Format, width: int | None = None) -> str:
         for row in doc.rows:
             writer.writerow(["" if row.get(c) is None else _plain(row.get(c)) for c in doc.columns])
         return buf.getvalue().rstrip("\n")
-    columns, rows = _human_rows(doc)
+    columns, cells = _human_rows(doc)
     if fmt is Format.markdown:
-        lines = []
+        lines: list[str] = []
         if doc.title:
             lines += [f"**{doc.title}**", ""]
         lines.append("| " + " | ".join(columns) + " |")
         lines.append("| " + " | ".join("---:" if _numeric(doc, c) else "---" for c in columns) + " |")
-        for row in rows:
-            lines.append("| " + " | ".join(row) + " |")
+        for cell_row in cells:
+            lines.append("| " + " | ".join(cell_row) + " |")
         lines += [f"\n{n}" for n in doc.notes]
         return "\n".join(lines)
     table = Table(title=doc.title, box=box.SIMPLE_HEAD, title_justify="left")
     for c in columns:
         table.add_column(c, justify="right" if _numeric(doc, c) else "left", overflow="fold")
-    for i, row in enumerate(rows):
-        table.add_row(*row, end_section=doc.total and i == len(rows) - 2)
+    for i, cell_row in enumerate(cells):
+        table.add_row(*cell_row, end_section=doc.total and i == len(cells) - 2)
     console = Console(width=width or 200, record=True, file=io.StringIO(), color_system=None)
     console.print(table)
     for note in doc.notes:
         console.print(note, highlight=False, soft_wrap=True)
-    return "\n".join(line.rstrip() for line in console.export_text().rstrip("\n").splitlines())
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines()).rstrip()
 
 
 def _human_rows(doc: Document) -> tuple[list[str], list[list[str]]]:

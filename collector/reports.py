@@ -111,7 +111,8 @@ def _group_order(g: str) -> tuple[int, str]:
 
 
 def _range(family: str, since: date | None, until: date | None) -> tuple[str, list[Any]]:
-    where, params = ["family = ?"], [family]
+    where: list[str] = ["family = ?"]
+    params: list[Any] = [family]
     if since:
         where.append("date >= ?")
         params.append(since)

@@ -10,7 +10,6 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import duckdb
 
@@ -19,7 +18,7 @@ from collector.discovery import Progress, get_strategy, no_progress
 from collector.errors import CollectorError, UsageError
 from collector.families import Family
 from collector.hub import HubClient
-from collector.items import Problems
+from collector.items import Problems, parse_item
 from collector.stage import Stage
 
 NOW_ENV = "COLLECTOR_NOW"
@@ -87,6 +86,7 @@ def _snapshot_family(
     strategy = get_strategy(family.strategy if family.strategy != "auto" else "lineage")
     with warehouse.writer(db) as con:  # checks the warehouse before spending requests
         _check_clock(con, family.name, started_at)
+        previous = _previous_members(con, family.name)
     estimate = strategy.estimate([family], client)
     progress("start", family=family.name, strategy=strategy.name, estimate=estimate)
     before = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
@@ -97,6 +97,7 @@ def _snapshot_family(
     try:
         try:
             strategy.collect([family], client, stage, problems, progress)
+            _follow_departures(stage, client, previous, problems)
         except CollectorError as exc:
             result.status, result.error = "failed", str(exc)
         result.requests = client.stats.requests - before[0]
@@ -111,7 +112,7 @@ def _snapshot_family(
             if result.status == "failed":
                 result.run_id = _record_failed(con, result)
             else:
-                _commit(con, stage, family, result)
+                commit_stage(con, stage, family, result)
     finally:
         stage.close()
     result.seconds = time.monotonic() - clock
@@ -141,6 +142,37 @@ def _check_clock(con: duckdb.DuckDBPyConnection, family: str, started_at: dateti
         )
 
 
+def _previous_members(con: duckdb.DuckDBPyConnection, family: str) -> list[tuple[str, str | None]]:
+    """(repo_id, hub_id) of the members at the family's latest complete run."""
+    rows = con.execute(
+        """
+        SELECT r.repo_id, r.hub_id FROM membership m JOIN repos r USING (repo_key)
+        WHERE m.family = ? AND m.last_run = (
+            SELECT max(run_id) FROM runs WHERE family = ? AND status = 'complete')
+        """,
+        [family, family],
+    ).fetchall()
+    return [(str(r[0]), r[1]) for r in rows]
+
+
+def _follow_departures(
+    stage: Stage, client: HubClient, previous: list[tuple[str, str | None]], problems: Problems
+) -> None:
+    """Look up each previous member this snapshot did not see, by its old id.
+
+    The Hub answers an old id of a renamed repo with a redirect to the new one, so a rename
+    is linked to the same repo even when listings carry no `_id` (one request per departure).
+    """
+    seen_ids, seen_hub_ids = stage.seen()
+    for repo_id, hub_id in previous:
+        if repo_id.lower() in seen_ids or (hub_id is not None and hub_id in seen_hub_ids):
+            continue
+        item = client.model(repo_id)
+        record = parse_item(item, problems) if item is not None else None
+        if record is not None and record.repo_id.lower() != repo_id.lower():
+            stage.add_rename(repo_id, record.repo_id, record.hub_id or hub_id)
+
+
 def _insert_run(con: duckdb.DuckDBPyConnection, r: RunResult) -> int:
     row = con.execute(
         """
@@ -158,13 +190,15 @@ def _record_failed(con: duckdb.DuckDBPyConnection, result: RunResult) -> int:
     return _insert_run(con, result)
 
 
-def _commit(
+def commit_stage(
     con: duckdb.DuckDBPyConnection, stage: Stage, family: Family, result: RunResult
 ) -> None:
+    """Write a finished stage as one run of `family`, in one transaction."""
     members = stage.members(family).to_arrow_table()
     member_edges = stage.member_edges().to_arrow_table()
     con.register("snap", members)
     con.register("snap_edges", member_edges)
+    con.register("renames", stage.renames_table())
     try:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -176,6 +210,7 @@ def _commit(
     finally:
         con.unregister("snap")
         con.unregister("snap_edges")
+        con.unregister("renames")
 
 
 def _write(con: duckdb.DuckDBPyConnection, family: str, result: RunResult) -> None:
@@ -196,8 +231,17 @@ def _write(con: duckdb.DuckDBPyConnection, family: str, result: RunResult) -> No
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE snap_keys AS
-        WITH by_hub AS (
-            SELECT s.repo_id, r.repo_key FROM snap s JOIN repos r ON r.hub_id = s.hub_id
+        WITH by_rename AS (
+            SELECT s.repo_id, max(r.repo_key) AS repo_key
+            FROM snap s JOIN renames n ON n.new_id = s.repo_id
+            JOIN repos r ON r.repo_id = n.old_id
+            GROUP BY s.repo_id
+        ), by_hub AS (
+            SELECT repo_id, min(repo_key) AS repo_key FROM (
+                SELECT s.repo_id, r.repo_key FROM snap s JOIN repos r ON r.hub_id = s.hub_id
+                UNION ALL
+                SELECT repo_id, repo_key FROM by_rename
+            ) GROUP BY repo_id
         ), by_id AS (
             SELECT s.repo_id, max(r.repo_key) AS repo_key
             FROM snap s JOIN repos r ON r.repo_id = s.repo_id

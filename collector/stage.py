@@ -49,6 +49,7 @@ class Stage:
         self.db.unregister("_empty_edges")
         self._seq = 0
         self.rows = 0
+        self._renames: list[tuple[str, str, str | None]] = []
 
     def add(self, records: list[RepoRecord]) -> None:
         """Append one page of records (a later sighting of a repo wins)."""
@@ -74,10 +75,32 @@ class Stage:
                 edges["child_id"].append(r.repo_id)
                 edges["parent_id"].append(e.parent_id)
                 edges["relation"].append(e.relation)
-        page = pa.Table.from_pydict(cols, schema=ITEM_SCHEMA)
-        page_edges = pa.Table.from_pydict(edges, schema=EDGE_SCHEMA)
-        self.db.execute("INSERT INTO raw_items SELECT * FROM page")
-        self.db.execute("INSERT INTO raw_edges SELECT * FROM page_edges")
+        self._append("raw_items", pa.Table.from_pydict(cols, schema=ITEM_SCHEMA))
+        self._append("raw_edges", pa.Table.from_pydict(edges, schema=EDGE_SCHEMA))
+
+    def _append(self, table: str, batch: pa.Table) -> None:
+        self.db.register("_batch", batch)
+        try:
+            self.db.execute(f"INSERT INTO {table} SELECT * FROM _batch")
+        finally:
+            self.db.unregister("_batch")
+
+    def seen(self) -> tuple[set[str], set[str]]:
+        """Lower-cased repo ids and the `_id`s staged so far."""
+        rows = self.db.execute("SELECT DISTINCT lower(repo_id), hub_id FROM raw_items").fetchall()
+        return {r[0] for r in rows}, {r[1] for r in rows if r[1] is not None}
+
+    def add_rename(self, old_id: str, new_id: str, hub_id: str | None) -> None:
+        """Record that the repo known as `old_id` is now `new_id`."""
+        self._renames.append((old_id, new_id, hub_id))
+
+    def renames_table(self) -> pa.Table:
+        """Renames found in this snapshot: old_id, new_id, hub_id."""
+        old, new, hub = (list(col) for col in zip(*self._renames, strict=True)) if self._renames else ([], [], [])
+        return pa.table(
+            {"old_id": pa.array(old, pa.string()), "new_id": pa.array(new, pa.string()),
+             "hub_id": pa.array(hub, pa.string())}
+        )
 
     def finish(self) -> None:
         """De-duplicate: one row per repo, the latest sighting, with that sighting's edges."""
