@@ -23,7 +23,6 @@ RUN_COLUMNS = [
     "family",
     "started_at",
     "finished_at",
-    "seconds",
     "status",
     "strategy",
     "repos_seen",
@@ -56,11 +55,10 @@ def last_success(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
 def run_history(
     con: duckdb.DuckDBPyConnection, limit: int | None = 20, family: str | None = None
 ) -> list[dict[str, Any]]:
-    """The newest runs first; `seconds` is finished_at - started_at."""
+    """The newest runs first (started_at is the snapshot's clock, finished_at the wall clock)."""
     rows = con.execute(
         """
         SELECT run_id, family, started_at, finished_at,
-               round(epoch(finished_at) - epoch(started_at), 1) AS seconds,
                status, strategy, repos_seen, members, requests, retries, rejected, error
         FROM runs WHERE $family IS NULL OR family = $family
         ORDER BY run_id DESC LIMIT $limit

@@ -42,12 +42,12 @@ def history(cli: Cli, isolated_env: Path) -> Path:
 def test_runs_lists_the_history_newest_first(cli: Cli, history: Path) -> None:
     out = cli("runs", "--format", "csv").stdout
     assert out == (
-        "run_id,family,started_at,finished_at,seconds,status,strategy,repos_seen,members,"
+        "run_id,family,started_at,finished_at,status,strategy,repos_seen,members,"
         "requests,retries,rejected,error\n"
-        "3,llama,2026-01-02T04:00:00,2026-01-02T04:02:00,120.0,complete,lineage,300,290,12,0,3,\n"
-        "2,qwen,2026-01-02T03:30:00,2026-01-02T03:30:09,9.0,failed,lineage,10,0,7,6,0,"
+        "3,llama,2026-01-02T04:00:00,2026-01-02T04:02:00,complete,lineage,300,290,12,0,3,\n"
+        "2,qwen,2026-01-02T03:30:00,2026-01-02T03:30:09,failed,lineage,10,0,7,6,0,"
         "HTTP 503 from http://hub for /api/models after 7 attempts\n"
-        "1,qwen,2026-01-01T03:30:00,2026-01-01T03:31:05,65.5,complete,lineage,1234,1200,"
+        "1,qwen,2026-01-01T03:30:00,2026-01-01T03:31:05,complete,lineage,1234,1200,"
         "56,2,0,\n"
     )
 
@@ -57,16 +57,14 @@ def test_runs_table(cli: Cli, history: Path) -> None:
     assert out.splitlines() == [
         "runs, newest first",
         "",
-        "  run_id   family   started_at            finished_at           seconds   status     "
-        "strategy   repos_seen   members   requests   retries   rejected   error",
-        " " + "─" * 198,
-        "       2   qwen     2026-01-02T03:30:00   2026-01-02T03:30:09      9.00   failed     "
-        "lineage            10         0          7         6          0   "
-        "HTTP 503 from http://hub for /api/models after",
-        " " * 151 + "7 attempts",
-        "       1   qwen     2026-01-01T03:30:00   2026-01-01T03:31:05     65.50   complete   "
-        "lineage         1,234     1,200         56         2          0",
-        "",
+        "  run_id   family   started_at            finished_at           status     strategy   "
+        "repos_seen   members   requests   retries   rejected   error",
+        " " + "\u2500" * 198,
+        "       2   qwen     2026-01-02T03:30:00   2026-01-02T03:30:09   failed     lineage   "
+        "         10         0          7         6          0   "
+        "HTTP 503 from http://hub for /api/models after 7 attempts",
+        "       1   qwen     2026-01-01T03:30:00   2026-01-01T03:31:05   complete   lineage   "
+        "      1,234     1,200         56         2          0",
     ]
 
 
@@ -79,7 +77,6 @@ def test_runs_limit_and_family_as_json(cli: Cli, history: Path) -> None:
                 "family": "qwen",
                 "started_at": "2026-01-02T03:30:00",
                 "finished_at": "2026-01-02T03:30:09",
-                "seconds": 9.0,
                 "status": "failed",
                 "strategy": "lineage",
                 "repos_seen": 10,
