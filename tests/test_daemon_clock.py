@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+import duckdb
 import pytest
 from apscheduler.events import (
     EVENT_JOB_EXECUTED,
@@ -262,3 +263,15 @@ def test_a_run_over_its_timeout_is_recorded_as_failed(start, clock, hub, tmp_pat
     [line] = run_lines(d.lines)
     assert line.startswith("daily qwen: failed, run 1, 2026-01-01T03:30:00Z to ")
     assert line.endswith(f": timed out after 0.2s (timeout in {source})")
+
+
+def test_a_schedule_writes_to_its_own_db(start, tmp_path, isolated_env) -> None:
+    other = tmp_path / "other.duckdb"
+    d = start(f'families = ["qwen"]\ncron = "30 3 * * *"\ndb = "{other}"\n')
+    assert d.lines[0].endswith(f", 1 schedule(s), warehouse {other}")
+    assert d.events.get(timeout=20).code == EVENT_JOB_EXECUTED  # catching up: never ran
+    assert Path(f"{other}.daemon.lock").read_text().startswith('{"pid": ')
+    con = duckdb.connect(str(other), read_only=True)
+    assert con.execute("SELECT family, status FROM runs").fetchall() == [("qwen", "complete")]
+    con.close()
+    assert not isolated_env.exists()
