@@ -13,6 +13,7 @@
   forced exit leaves a complete run or no trace of it.
 - Each run is one line for the log sink, and a row in `runs` (take_snapshot records
   complete and failed runs; an interrupted one leaves none).
+- Runs are stamped with the daemon's clock (the wall clock), never $COLLECTOR_NOW.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ A schedule file, `schedules/NAME.toml` (NAME is the job's name in logs and `stat
     timezone = "UTC"           # IANA time zone of the cron fields (default UTC)
     timeout = "2h"             # a run still fetching after this stops and is recorded as failed
     # db = "warehouse.duckdb"  # default: the daemon's --db, $COLLECTOR_DB, ./warehouse.duckdb
+                               # (a relative path is relative to the daemon's working directory)
     # misfire_grace = "12h"    # skip a run that would start later than this (default: never skip)
     # catch_up = true          # at start, run at once if a run was missed while the daemon was down
 
