@@ -316,6 +316,7 @@ def runs(
 ) -> None:
     """The history of collection runs, newest first, with their outcome."""
     with warehouse.reader(db) as con:
+        _simulated_notice(con)
         rows = history.run_history(con, limit, family)
     _out(Document(history.RUN_COLUMNS, rows, {"runs": rows}, title="runs, newest first"), fmt)
 
