@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -13,9 +14,19 @@ from typing import Annotated, Any, TypeVar
 import typer
 from huggingface_hub.utils import logging as hf_logging
 
-from collector import __version__, claims, compare, discovery, projection, reports, warehouse
+from collector import (
+    __version__,
+    claims,
+    compare,
+    discovery,
+    history,
+    projection,
+    reports,
+    warehouse,
+)
 from collector import badge as badge_mod
 from collector import export as export_mod
+from collector.daemon import Daemon
 from collector.dates import parse_range, parse_range_bound
 from collector.errors import CollectorError, UsageError
 from collector.families import get_families
@@ -23,6 +34,7 @@ from collector.hub import HubClient
 from collector.items import Problems
 from collector.progress import SnapshotProgress
 from collector.render import Document, Format, render
+from collector.schedules import load_schedules
 from collector.snapshot import RunResult, now_utc, take_snapshot
 
 app = typer.Typer(
@@ -47,6 +59,11 @@ FamiliesOpt = Annotated[
 ]
 FamilyOpt = Annotated[str, typer.Option("--family", "-f", help="Family name.")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+SchedulesOpt = Annotated[
+    str | None,
+    typer.Option("--schedules", help="Folder of schedule files (*.toml).",
+                 envvar="COLLECTOR_SCHEDULES", show_default="./schedules"),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 SinceOpt = Annotated[
     str | None,
@@ -560,6 +577,73 @@ def migrate(*, db: DbOpt = None) -> None:
     with warehouse.writer(db):
         pass
     typer.echo(f"{warehouse.db_path(db)}: schema up to date")
+
+
+@app.command()
+@_errors
+def daemon(
+    *,
+    schedules: SchedulesOpt = None,
+    db: DbOpt = None,
+    families: FamiliesOpt = None,
+    stop_wait: Annotated[
+        float, typer.Option("--stop-wait", min=0, help="On SIGTERM, seconds to wait for a run.")
+    ] = 60.0,
+) -> None:
+    """Take the schedules' snapshots until SIGTERM/SIGINT, logging each run on stderr."""
+    loaded = load_schedules(schedules, families)
+    code = Daemon(loaded, db=db, families_file=families, stop_wait=stop_wait,
+                  log=lambda line: typer.echo(line, err=True)).serve()
+    if code:  # a run is stuck in its worker thread, which would hold the interpreter open
+        sys.stderr.flush()
+        os._exit(code)
+
+
+@app.command()
+@_errors
+def runs(
+    *,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="The newest N runs.")] = 20,
+    family: Annotated[str | None, typer.Option("--family", "-f", help="Only this family.")] = None,
+    fmt: FormatOpt = Format.table,
+    db: DbOpt = None,
+) -> None:
+    """The history of collection runs, newest first, with their outcome."""
+    with warehouse.reader(db) as con:
+        _simulated_notice(con)
+        rows = history.run_history(con, limit, family)
+    _out(Document(history.RUN_COLUMNS, rows, {"runs": rows}, title="runs, newest first"), fmt)
+
+
+@app.command()
+@_errors
+def status(
+    *,
+    schedules: SchedulesOpt = None,
+    db: DbOpt = None,
+    families: FamiliesOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Per schedule: newest successful snapshot, next run, and whether it is late (exit 1)."""
+    now = now_utc()
+    state = history.schedule_status(load_schedules(schedules, families), db, now)
+    notes = [f"Daemon on {d['db']}: {_daemon_state(d)}" for d in state["daemons"]]
+    notes += [f"Warning: {w}" for w in state["warnings"]]
+    title = f"schedules at {now:%Y-%m-%dT%H:%M:%S} UTC"
+    _out(Document(history.STATUS_COLUMNS, state["schedules"], state, title=title, notes=notes), fmt)
+    if state["warnings"]:
+        if fmt in (Format.csv, Format.tsv):
+            for w in state["warnings"]:
+                typer.echo(f"Warning: {w}", err=True)
+        raise typer.Exit(1)
+
+
+def _daemon_state(d: dict[str, Any]) -> str:
+    if not d["running"]:
+        return "not running"
+    if d["pid"] is None:
+        return "its lock is held by another process (a snapshot started by cron or systemd?)"
+    return f"running, pid {d['pid']} on {d['host']} since {d['since']}"
 
 
 def main() -> None:
