@@ -25,6 +25,7 @@ but does not match gemma's name_pattern, so its 1B downloads never count).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -112,7 +113,9 @@ def _before(hub: FakeHub, clock: str) -> None:
 @functools.cache
 def built() -> Path:
     """Build the warehouse once per test session; return its path (do not write to it)."""
-    path = Path(tempfile.mkdtemp(prefix="collector-reports-")) / "sample.duckdb"
+    folder = tempfile.mkdtemp(prefix="collector-reports-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = Path(folder) / "sample.duckdb"
     runner = CliRunner()
     with FakeHub() as hub:
         _populate(hub)
