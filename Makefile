@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP) ## snapshot the qwen family into ./warehouse.duckdb and print the trend
-	$(BIN)/collector snapshot --family qwen
+	$(BIN)/collector snapshot --family qwen --strategy auto
 	$(BIN)/collector report --family qwen
 
 test: $(STAMP) ## run the whole test suite
@@ -30,8 +30,11 @@ fmt: $(STAMP)
 example: $(STAMP) ## rebuild warehouse.duckdb.example (simulated data)
 	$(BIN)/python -m collector.example warehouse.duckdb.example
 
-bench: $(STAMP)
+bench: $(STAMP) ## collector at Hub scale vs a naive baseline, into bench/results.md (~3 min)
 	$(BIN)/python -m bench
+
+reliability: $(STAMP) ## fault matrix, large family under a small quota, kill -9 x20 (minutes)
+	$(BIN)/python -m bench.reliability
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

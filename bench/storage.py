@@ -22,7 +22,7 @@ from bench import naive
 from collector import warehouse
 from collector.families import Family
 from collector.items import Edge, RepoRecord
-from collector.snapshot import RunResult, _commit
+from collector.snapshot import RunResult, commit_stage
 from collector.stage import Stage
 
 FAMILY = Family("store", ("Store",))
@@ -116,7 +116,7 @@ def run(repos: int, days: int = 30, change: float = 0.2, seed: int = 11) -> Stor
             result = RunResult(None, FAMILY.name, START + timedelta(days=day), "complete", "bench")
             t = time.perf_counter()
             with warehouse.writer(db) as con:
-                _commit(con, stage, FAMILY, result)
+                commit_stage(con, stage, FAMILY, result)
                 commit_s = time.perf_counter() - t
                 con.execute("CHECKPOINT")
                 res.used_by_day.append(_used(con))

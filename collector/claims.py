@@ -14,12 +14,14 @@ from typing import Any
 
 import duckdb
 
+from collector import compare, projection
 from collector.errors import UsageError
 from collector.reports import check_family
 
 MEASURABLE = (
     "downloads (all-time), monthly downloads (last 30 days), derivatives, models, likes; "
-    'e.g. "700M+ downloads", "50M monthly downloads", "180,000 derivatives", "400 models"'
+    'e.g. "700M+ downloads", "50M monthly downloads", "180,000 derivatives", "400 models", '
+    '"qwen passed llama" (in downloads)'
 )
 _SCALE = {
     "k": 10**3, "thousand": 10**3,
@@ -39,6 +41,14 @@ _METRICS = [
 _CLAIM_RE = re.compile(
     rf"^\s*{_LEAD}{_NUMBER}{_UNIT}\s*(?P<plus>\+)?\s*(?P<metric>.+?)\s*$", re.IGNORECASE
 )
+# "qwen passed llama", "passed llama in cumulative downloads", "qwen overtook llama in likes"
+_FAMILY = r"[a-z0-9][a-z0-9_-]*"
+_VERSUS_RE = re.compile(
+    rf"^\s*(?:(?P<subject>{_FAMILY})\s+)?(?:has\s+)?"
+    r"(?:passed|overtook|overtaken|overtakes|surpassed|surpasses|beats?|outgrew|leads|is\s+ahead\s+of)"
+    rf"\s+(?P<versus>{_FAMILY})(?:\s+in\s+(?P<metric>.+?))?\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -48,13 +58,15 @@ class Claim:
     text: str
     metric: str
     threshold: int
+    versus: str | None = None  # "A passed B": the family B to be ahead of
+    subject: str | None = None  # the family A, when the claim names it
 
 
 def parse_claim(text: str) -> Claim:
     """Parse a claim, or raise UsageError saying what can be verified."""
     m = _CLAIM_RE.match(text or "")
     if not m:
-        raise UsageError(f"cannot parse claim {text!r}; claims that can be verified: {MEASURABLE}")
+        return _parse_versus(text)
     number = float(m.group("num").replace(",", ""))
     unit = (m.group("unit") or "").lower()
     threshold = number * _SCALE.get(unit, 1)
@@ -68,6 +80,24 @@ def parse_claim(text: str) -> Claim:
         f"claim {text!r}: the Hub does not measure {words!r}; claims that can be verified: "
         f"{MEASURABLE}"
     )
+
+
+def _parse_versus(text: str) -> Claim:
+    m = _VERSUS_RE.match(text or "")
+    if not m:
+        raise UsageError(f"cannot parse claim {text!r}; claims that can be verified: {MEASURABLE}")
+    metric = "downloads_all_time"
+    if m.group("metric"):
+        words = " ".join(m.group("metric").lower().split())
+        found = [name for pattern, name in _METRICS if re.fullmatch(pattern, words)]
+        if not found:
+            raise UsageError(
+                f"claim {text!r}: the Hub does not measure {words!r}; claims that can be "
+                f"verified: {MEASURABLE}"
+            )
+        metric = found[0]
+    subject = m.group("subject").lower() if m.group("subject") else None
+    return Claim(" ".join(text.split()), metric, 0, m.group("versus").lower(), subject)
 
 
 # metric -> (family-scope column, official-scope column) in family_daily
@@ -89,11 +119,15 @@ def verify(
     as_of: date | None = None,
     scope: str = "family",
 ) -> dict[str, Any]:
-    """Check a claim against the family's daily series up to `as_of`."""
+    """Check a claim against the family's daily series up to `as_of`.
+
+    When the threshold is not met, `projection` holds the date it will be at the recent
+    growth rate (see collector.projection), else it is None.
+    """
     check_family(con, family)
-    fam_col, off_col = _COLUMNS[claim.metric]
-    scope_used = _FIXED_SCOPE.get(claim.metric, scope)
-    col = off_col if scope_used == "official" else fam_col
+    if claim.versus is not None:
+        return _verify_versus(con, claim, family, as_of, scope)
+    col, fam_col, off_col, scope_used = _claim_columns(claim, scope)
     rows = con.execute(
         f"""SELECT date, {col} AS value, {fam_col} AS family_value,
                    {off_col or '0'} AS official_value
@@ -113,6 +147,7 @@ def verify(
         "first_reached": None,
         "breakdown": None,
         "snapshots": len(rows),
+        "projection": None,
     }
     if not rows:
         return result
@@ -132,4 +167,108 @@ def verify(
         first_reached=reached.isoformat() if reached else None,
         breakdown=breakdown,
     )
+    if value < claim.threshold:
+        result["projection"] = projection.project(
+            con, _POINTS_SQL.format(col=col), {"family": family, "as_of": as_of},
+            claim.threshold,
+        )
+    return result
+
+
+_POINTS_SQL = """SELECT date, {col} AS value FROM family_daily
+    WHERE family = $family AND date <= coalesce($as_of, date)"""
+_GAP_SQL = """SELECT a.date, (a.{col}) - (b.{col}) AS value
+    FROM family_daily a JOIN family_daily b ON b.date = a.date AND b.family = $versus
+    WHERE a.family = $family AND a.date <= coalesce($as_of, a.date)"""
+
+
+def _claim_columns(claim: Claim, scope: str) -> tuple[str, str, str | None, str]:
+    """(column in scope, family column, official column, scope used) in family_daily."""
+    fam_col, off_col = _COLUMNS[claim.metric]
+    scope_used = _FIXED_SCOPE.get(claim.metric, scope)
+    col = off_col if scope_used == "official" and off_col else fam_col
+    return col, fam_col, off_col, scope_used
+
+
+def claim_series(
+    con: duckdb.DuckDBPyConnection,
+    claim: Claim,
+    family: str,
+    as_of: date | None = None,
+    scope: str = "family",
+) -> list[dict[str, Any]]:
+    """The (date, value) points a threshold claim is checked against, for charts."""
+    check_family(con, family)
+    col = _claim_columns(claim, scope)[0]
+    rows = con.execute(
+        _POINTS_SQL.format(col=col) + " ORDER BY date", {"family": family, "as_of": as_of}
+    ).fetchall()
+    return [{"date": d.isoformat(), "value": v} for d, v in rows]
+
+
+def versus_comparison(
+    con: duckdb.DuckDBPyConnection,
+    claim: Claim,
+    family: str,
+    as_of: date | None = None,
+    scope: str = "family",
+) -> dict[str, Any]:
+    """The comparison (common dates) that checks "family passed versus", for charts too."""
+    col = _claim_columns(claim, scope)[0]
+    metric = next(name for name, expr in compare.METRICS.items() if expr == col)
+    return compare.compare(con, [family, claim.versus or ""], metric, until=as_of, align="common")
+
+
+def _verify_versus(
+    con: duckdb.DuckDBPyConnection,
+    claim: Claim,
+    family: str,
+    as_of: date | None,
+    scope: str,
+) -> dict[str, Any]:
+    """ "A passed B": A ahead of B on the last date both have a day-run (common alignment)."""
+    versus = claim.versus or ""
+    col, _, _, scope_used = _claim_columns(claim, scope)
+    cmp = versus_comparison(con, claim, family, as_of, scope)
+    result: dict[str, Any] = {
+        "claim": claim.text,
+        "family": family,
+        "versus": versus,
+        "metric": claim.metric,
+        "scope": scope_used,
+        "as_of": as_of.isoformat() if as_of else None,
+        "align": "common",
+        "snapshot_date": None,
+        "measured": None,
+        "versus_value": None,
+        "verdict": "insufficient_data",
+        "first_reached": None,
+        "passed_on": None,
+        "note": None,
+        "snapshots": len(cmp["series"]),
+        "projection": None,
+    }
+    if not cmp["series"]:
+        result["note"] = f"{family} and {versus} have no day-run on a common date"
+        return result
+    last = cmp["series"][-1]
+    ahead = last[family] > last[versus]
+    passes = [c for c in cmp["crossings"] if c["family"] == family]
+    pair = cmp["pairs"][0]
+    result.update(
+        as_of=(as_of.isoformat() if as_of else last["date"]),
+        snapshot_date=last["date"],
+        measured=last[family],
+        versus_value=last[versus],
+        verdict="supported" if ahead else "not_supported",
+        first_reached=passes[0]["date"] if passes else None,
+        passed_on=pair["passed_on"] if ahead else None,
+        note=compare.sentences(cmp)[0],
+    )
+    if not ahead:
+        # when A gets ahead: the gap A - B reaching 1 at its recent rate
+        result["projection"] = projection.project(
+            con, _GAP_SQL.format(col=col), {"family": family, "versus": versus, "as_of": as_of},
+            1,
+        )
     return result

@@ -3,9 +3,10 @@ computed the same way for all of them (see stage.py).
 
 - `lineage`: the official repos by author, then children with `filter=base_model:<parent>`,
   breadth first, each parent queried once per snapshot. Cheap for small families.
-- `hub`: one listing of every model on the Hub (`sort=createdAt`, 1,000 per page), each
-  page appended to the Stage as it arrives. It costs ceil(models / 1000) requests whatever
-  the families' size, and one crawl serves every family of the snapshot.
+- `hub`: one listing of every model on the Hub (`sort=createdAt`, 1,000 per page), pages
+  committed to the stage as they come (resumable like a lineage crawl). It costs
+  ceil(models / 1000) requests whatever the families' size, and one crawl serves every
+  family of the snapshot.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from collector.crawl import ROOT_KINDS, Crawl, Task
+from collector.errors import HubUnreachable
 from collector.families import Family
-from collector.hub import HubClient
+from collector.hub import HubClient, HubError
 from collector.items import Problems, RepoRecord, parse_item
 from collector.stage import Stage
 
@@ -52,25 +55,26 @@ class Discovery(Protocol):
     ) -> None: ...
 
 
-def _add_page(
-    stage: Stage, items: list[Any], problems: Problems
-) -> list[RepoRecord]:
-    records = [r for r in (parse_item(item, problems) for item in items) if r is not None]
-    stage.add(records)
-    return records
-
-
 class LineageDiscovery:
-    """Official repos by author, then derivatives parent by parent, breadth first."""
+    """Official repos by author, then derivatives parent by parent, breadth first.
+
+    The crawl is resumable (see crawl.py): every page is committed to the stage with the
+    listings it queues. A parent listing that still fails after the client's retries is
+    recorded as failed and the crawl goes on (the snapshot becomes `partial`); a failing
+    root listing (an author or a listed repo), an unreachable Hub, or
+    `MAX_CONSECUTIVE_FAILURES` failed listings in a row stop it (the snapshot fails and
+    can be resumed).
+    """
 
     name = "lineage"
+    MAX_CONSECUTIVE_FAILURES = 3
 
     def estimate(self, families: list[Family], client: HubClient) -> Estimate:
         floor = sum(len(f.authors) + len(f.repos) for f in families)
         derived = any(f.derivatives for f in families)
         why = "one listing per author and one lookup per listed repo"
         if derived:
-            why += ", then one listing per parent found"
+            why += ", then one listing per member found (known as the crawl goes)"
         return Estimate(floor, exact=not derived, why=why)
 
     def collect(
@@ -92,54 +96,82 @@ class LineageDiscovery:
         problems: Problems,
         progress: Progress,
     ) -> None:
-        seen: set[str] = set()
-        frontier: list[str] = []
+        crawl = Crawl(stage, client.stats, problems)
+        if not crawl.started:
+            crawl.begin([("author", a) for a in family.authors]
+                        + [("repo", r) for r in family.repos])
+        try:
+            self._crawl(family, client, crawl, progress)
+        finally:
+            crawl.flush()
 
-        def take(records: list[RepoRecord], official_only: bool) -> None:
-            for r in records:
-                key = r.repo_id.lower()
-                if key in seen:
-                    continue
-                if official_only and not family.is_official(r.repo_id, r.author):
-                    continue
-                seen.add(key)
-                frontier.append(r.repo_id)
-            progress("page", repos=len(seen), requests=client.stats.requests,
-                     queued=len(frontier))
+    def _crawl(
+        self, family: Family, client: HubClient, crawl: Crawl, progress: Progress
+    ) -> None:
+        def follows(depth: int) -> bool:
+            return family.derivatives and (family.max_depth is None or depth < family.max_depth)
 
-        for author in family.authors:
-            for page in client.pages(client.listing_params(author=author)):
-                take(_add_page(stage, page.items, problems), official_only=True)
-        for repo_id in family.repos:
-            item = client.model(repo_id)
-            if item is None:
-                problems.add("listed repo not found", repo_id)
+        failed_in_a_row = 0
+        while (task := crawl.next_task()) is not None:
+            try:
+                self._run_task(task, family, client, crawl, follows)
+            except HubError as exc:
+                crawl.fail(task, str(exc))
+                failed_in_a_row += 1
+                if task.kind in ROOT_KINDS or failed_in_a_row >= self.MAX_CONSECUTIVE_FAILURES:
+                    raise
+                progress("failed", target=task.target, error=str(exc))
                 continue
-            take(_add_page(stage, [item], problems), official_only=False)
+            except HubUnreachable as exc:
+                crawl.fail(task, str(exc))
+                raise
+            failed_in_a_row = 0
+            progress("page", repos=crawl.fetched, requests=client.stats.requests,
+                     queued=crawl.queued)
 
-        queried: set[str] = set()
-        depth = 0
-        while frontier and family.derivatives and (
-            family.max_depth is None or depth < family.max_depth
-        ):
-            parents, frontier = frontier, []
-            progress("level", depth=depth + 1, parents=len(parents),
-                     requests=client.stats.requests)
-            for parent in parents:
-                if parent.lower() in queried:
-                    continue
-                queried.add(parent.lower())
-                params = client.listing_params(filter=f"base_model:{parent}")
-                for page in client.pages(params):
-                    take(_add_page(stage, page.items, problems), official_only=False)
-            depth += 1
+    @staticmethod
+    def _run_task(
+        task: Task,
+        family: Family,
+        client: HubClient,
+        crawl: Crawl,
+        follows: Callable[[int], bool],
+    ) -> None:
+        if task.kind == "repo":
+            item = client.model(task.target)
+            if item is None:
+                crawl.problems.add("listed repo not found", task.target)
+                crawl.save_page(task, [], None, [])
+                return
+            records = _parse([item], crawl.problems)
+            crawl.save_page(task, records, None,
+                            [(r.repo_id, 0) for r in records if follows(0)])
+            return
+        if task.kind == "author":
+            params = client.listing_params(author=task.target)
+        else:
+            params = client.listing_params(filter=f"base_model:{task.target}")
+        child_depth = 0 if task.kind == "author" else task.depth + 1
+        for page in client.pages(params, start_url=task.next_url):
+            records = _parse(page.items, crawl.problems)
+            takes = [r for r in records
+                     if task.kind != "author" or family.is_official(r.repo_id, r.author)]
+            parents = [(r.repo_id, child_depth) for r in takes if follows(child_depth)]
+            crawl.save_page(task, records, page.next_url, parents)
+
+
+def _parse(items: list[Any], problems: Problems) -> list[RepoRecord]:
+    return [r for r in (parse_item(item, problems) for item in items) if r is not None]
 
 
 class HubDiscovery:
-    """Every model on the Hub, page by page, straight into the Stage (never all in memory).
+    """Every model on the Hub, page by page into the stage (never all in memory).
 
-    `sort=createdAt` keeps the order stable while paging (new repos go to the front, which
-    was already read), and the Stage keeps one row per repo if a page repeats one.
+    One crawl task, `hub`, whose next-page URL is committed with each batch of pages, so
+    an interrupted crawl resumes where it stopped. `sort=createdAt` keeps the order stable
+    while paging (new repos go to the front, already read), and the stage keeps one row
+    per repo if a page repeats one. A page that still fails after the client's retries
+    fails the crawl: without it the families' membership would be incomplete.
     """
 
     name = "hub"
@@ -163,12 +195,24 @@ class HubDiscovery:
         problems: Problems,
         progress: Progress,
     ) -> None:
+        crawl = Crawl(stage, client.stats, problems)
+        if not crawl.started:
+            crawl.begin([("hub", "*")])
         pages = 0
-        for page in client.pages(client.listing_params()):
-            _add_page(stage, page.items, problems)
-            pages += 1
-            progress("page", repos=stage.rows, requests=client.stats.requests, pages=pages,
-                     expected=self.expected_models)
+        try:
+            while (task := crawl.next_task()) is not None:
+                try:
+                    for page in client.pages(client.listing_params(), start_url=task.next_url):
+                        records = _parse(page.items, crawl.problems)
+                        crawl.save_page(task, records, page.next_url, [])
+                        pages += 1
+                        progress("page", repos=crawl.fetched, requests=client.stats.requests,
+                                 pages=pages, expected=self.expected_models)
+                except (HubError, HubUnreachable) as exc:
+                    crawl.fail(task, str(exc))
+                    raise
+        finally:
+            crawl.flush()
 
 
 # Models on the whole Hub when no earlier crawl says better (about 2.5M in early 2026).
@@ -183,3 +227,21 @@ STRATEGIES: dict[str, Callable[[], Discovery]] = {
 def get_strategy(name: str) -> Discovery:
     """A discovery strategy by name."""
     return STRATEGIES[name]()
+
+
+def unlinked(
+    family: Family, client: HubClient, member_ids: set[str], problems: Problems
+) -> list[RepoRecord]:
+    """Repos whose id contains the family's search name but that are not members.
+
+    Many re-uploads carry no base_model tag, so they cannot be counted; this shows how large
+    that untagged remainder is, without ever adding it to the family totals.
+    """
+    known = {m.lower() for m in member_ids}
+    out: dict[str, RepoRecord] = {}
+    for page in client.pages(client.listing_params(search=family.search)):
+        for item in page.items:
+            record = parse_item(item, problems)
+            if record is not None and record.repo_id.lower() not in known:
+                out[record.repo_id.lower()] = record
+    return sorted(out.values(), key=lambda r: (-(r.downloads_all_time or 0), r.repo_id))

@@ -58,15 +58,35 @@ def endpoint_from_env() -> str:
 
 @dataclass
 class HubStats:
-    """What a snapshot cost: requests (every attempt), retries, 429s, bytes received."""
+    """What a snapshot cost: requests (every attempt), retries, 429s, waits, bytes received."""
 
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
-    paced_seconds: float = 0.0
+    paced_seconds: float = 0.0  # waited before a request to stay inside the quota
+    backoff_seconds: float = 0.0  # waited after a failed request before retrying it
     bytes: int = 0
     quota: int | None = None
     window: int | None = None
+
+
+def quota_reserve(limit: int | None) -> int:
+    """Requests left unused in each rate-limit window: 2% of the quota, at least one.
+
+    The Hub's windows are fixed (the whole quota comes back at the reset), so the fastest
+    safe pace is to go at full speed and stop just short of the quota until the reset;
+    spreading requests out would only delay a snapshot that fits in the window. The reserve
+    absorbs requests made by other clients sharing the same quota (another collector run,
+    the user's scripts) between two of our responses.
+    """
+    return max(1, (limit or 0) // 50)
+
+
+def pace_delay(remaining: int, reset_in: float, limit: int | None, margin: float) -> float:
+    """Seconds to wait before the next request, from a response's `ratelimit` header."""
+    if reset_in <= 0 or remaining > quota_reserve(limit):
+        return 0.0
+    return reset_in + margin
 
 
 @dataclass
@@ -92,12 +112,17 @@ class HubClient:
     timeout: float = field(
         default_factory=lambda: float(os.environ.get("COLLECTOR_HTTP_TIMEOUT", "30"))
     )
+    # `t` in the ratelimit header is whole seconds: wait a little past it.
+    reset_margin: float = 0.5
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
     stats: HubStats = field(default_factory=HubStats)
 
     def __post_init__(self) -> None:
         self.endpoint = self.endpoint.rstrip("/")
         self._headers = build_hf_headers(token=self.token)
+        self._reset_at: float | None = None  # when the current window resets (self.clock)
+        self._paused_until = 0.0  # no request before this time (self.clock): quota reserve
 
     @property
     def authenticated(self) -> bool:
@@ -159,6 +184,10 @@ class HubClient:
         """One GET, retried on 408/429/5xx, network errors and unreadable JSON bodies."""
         wait = self.retry_wait
         for attempt in range(self.max_retries + 1):
+            pause = self._paused_until - self.clock()
+            if pause > 0:
+                self.stats.paced_seconds += pause
+                self.sleep(pause)
             self.stats.requests += 1
             if attempt:
                 self.stats.retries += 1
@@ -210,6 +239,7 @@ class HubClient:
             if delay is None:
                 delay = wait
                 wait = min(self.max_wait, wait * 2)
+            self.stats.backoff_seconds += delay
             self.sleep(delay)
         if error.startswith("connection failed"):
             raise HubUnreachable(_unreachable(self.endpoint, None))
@@ -218,29 +248,42 @@ class HubClient:
         )
 
     def _retry_delay(self, response: httpx2.Response) -> float | None:
+        """The wait before retrying a failed response, or None for exponential backoff.
+
+        A 429 says how long to wait in its `ratelimit` header (`t` when `r=0`) or in
+        `Retry-After`; a bare 429 (from the CDN, no headers) waits for the reset of the
+        window that earlier responses announced, when it is still ahead.
+        """
+        retry_after = response.headers.get("retry-after", "").strip()
         if response.status_code != 429:
-            return None
+            return min(float(retry_after), self.max_wait) if retry_after.isdigit() else None
         self.stats.rate_limited += 1
         info = parse_ratelimit_headers(response.headers)
         if info is not None and info.remaining == 0:
-            return float(info.reset_in_seconds) + 0.5
-        retry_after = response.headers.get("retry-after", "")
-        if retry_after.strip().isdigit():
-            return float(retry_after) + 0.5
-        return None  # a bare 429: exponential backoff
+            self._reset_at = self.clock() + info.reset_in_seconds
+            return float(info.reset_in_seconds) + self.reset_margin
+        if retry_after.isdigit():
+            return float(retry_after) + self.reset_margin
+        if self._reset_at is not None and self._reset_at > self.clock():
+            return self._reset_at - self.clock() + self.reset_margin
+        return None
 
     def _pace(self, response: httpx2.Response) -> None:
-        """Wait for the window to reset when this response used the last request of it."""
+        """Stop short of the quota: when a response leaves only the reserve of its window,
+        the next request (if any) waits for the window to reset (see `quota_reserve`)."""
         info = parse_ratelimit_headers(response.headers)
         if info is None:
             return
         if info.limit:
             self.stats.quota = info.limit
             self.stats.window = info.window_seconds
-        if info.remaining <= 0 and info.reset_in_seconds > 0:
-            delay = float(info.reset_in_seconds) + 0.5
-            self.stats.paced_seconds += delay
-            self.sleep(delay)
+        self._reset_at = self.clock() + info.reset_in_seconds
+        delay = pace_delay(
+            info.remaining, info.reset_in_seconds, info.limit or self.stats.quota,
+            self.reset_margin,
+        )
+        if delay:
+            self._paused_until = self.clock() + delay
 
 
 def _path(url: str) -> str:
@@ -254,5 +297,9 @@ def _reason(exc: BaseException) -> str:
 
 def _unreachable(endpoint: str, exc: BaseException | None) -> str:
     why = f": {_reason(exc)}" if exc else ""
-    source = "HF_ENDPOINT" if os.environ.get("HF_ENDPOINT") else "the default; set HF_ENDPOINT"
-    return f"cannot reach the Hub at {endpoint} ({source} to change it){why}"
+    source = (
+        "set by HF_ENDPOINT"
+        if os.environ.get("HF_ENDPOINT")
+        else "the default; set HF_ENDPOINT to use another"
+    )
+    return f"cannot reach the Hub at {endpoint} ({source}){why}"

@@ -15,7 +15,7 @@ from typing import Any
 
 RELATIONS = ("finetune", "quantized", "adapter", "merge")
 # The Hub's repo ids: "org/name", or a legacy canonical id without an org ("gpt2").
-REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
+REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$", re.ASCII)
 HUB_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 COUNTERS = ("downloads", "downloadsAllTime", "likes")
 _STR = itertools.repeat(str)
@@ -23,12 +23,21 @@ _STR = itertools.repeat(str)
 
 @dataclass
 class Problems:
-    """Data problems met while parsing, counted by kind (logged, never fatal)."""
+    """Data problems met while parsing, counted by kind (recorded, never fatal).
+
+    The same problem on the same repo seen twice in one snapshot (a repo listed under two
+    parents, on two pages, or again after a resume) counts once.
+    """
 
     counts: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
+    # (kind, example) pairs already counted; public: a resumed snapshot restores it
+    seen: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, kind: str, example: str) -> None:
+        if (kind, example) in self.seen:
+            return
+        self.seen.add((kind, example))
         self.counts[kind] += 1
         self.examples.setdefault(kind, example)
 
@@ -161,12 +170,12 @@ def _date(item: dict[str, Any], key: str, repo_id: str, problems: Problems) -> d
             return fast
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            parsed: datetime | None = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed is not None and parsed.tzinfo is not None:
+                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 off UTC
             parsed = None
         if parsed is not None:
-            if parsed.tzinfo is not None:
-                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
             return parsed
     problems.add(f"bad {key}", f"{repo_id}: {value!r}"[:80])
     return None

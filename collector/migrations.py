@@ -115,6 +115,29 @@ def m002_views(db: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
+def m003_partial_runs(db: duckdb.DuckDBPyConnection) -> None:
+    from collector.views import PARTIAL_RUNS_SQL
+
+    db.execute(
+        """
+        ALTER TABLE runs ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0;  -- HTTP 429s met
+        ALTER TABLE runs ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;  -- rows of `stale`
+        ALTER TABLE runs ADD COLUMN problems VARCHAR;  -- JSON: data problem kind -> count
+        ALTER TABLE runs ADD COLUMN stage_id VARCHAR;  -- the stage a run was committed from
+
+        -- Members that a partial run could not refresh: kept as members, with the
+        -- counters of their last stored row (no counts row at this run).
+        CREATE TABLE stale (
+            run_id   BIGINT NOT NULL,
+            repo_key BIGINT NOT NULL,
+            PRIMARY KEY (run_id, repo_key)
+        );
+        """
+    )
+    db.execute(PARTIAL_RUNS_SQL)
+
+
+@migration
 def m007_daily_rollup(db: duckdb.DuckDBPyConnection) -> None:
     """Per-family daily sums maintained by each snapshot (collector/rollup.py), so that
     reports cost the same whatever the length of the history."""
@@ -154,6 +177,24 @@ def m007_daily_rollup(db: duckdb.DuckDBPyConnection) -> None:
             present BOOLEAN NOT NULL, is_member BOOLEAN, contrib BIGINT, last_role VARCHAR,
             last_relation VARCHAR, last_depth INTEGER, d30 BIGINT, likes BIGINT
         );
+        """
+    )
+    # `counts` without its primary-key index: the index took three times the bytes of the
+    # counters themselves (bench/results.md), so each stored change cost ~38 bytes instead
+    # of ~10. Nothing looks counters up by key (reads are ASOF joins and range scans), and
+    # the snapshot writes one row per repo and run.
+    db.execute(
+        """
+        CREATE TABLE counts_m007 (
+            repo_key           BIGINT NOT NULL,
+            run_id             BIGINT NOT NULL,
+            downloads_30d      BIGINT,
+            downloads_all_time BIGINT,
+            likes              BIGINT
+        );
+        INSERT INTO counts_m007 SELECT * FROM counts ORDER BY run_id, repo_key;
+        DROP TABLE counts;
+        ALTER TABLE counts_m007 RENAME TO counts;
         """
     )
     rollup.rebuild(db)

@@ -19,7 +19,7 @@ A family's `strategy` (families file, or `snapshot --strategy`) is `lineage`, `h
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -81,6 +81,7 @@ class Plan:
     quota: Quota
     official_only: bool = False
     hub_models: int = DEFAULT_HUB_MODELS  # expected size of the crawl, for progress
+    asked: list[str] = field(default_factory=list)  # the families as named by the caller
 
     @property
     def requests(self) -> int:
@@ -100,10 +101,16 @@ class Plan:
 
     def describe(self) -> list[str]:
         """Human lines: each family's strategy and why, then requests and time."""
-        grouped: dict[tuple[str, str], list[str]] = {}
-        for c in self.choices:  # families sharing a reason share a line
-            grouped.setdefault((c.strategy, c.why), []).append(c.family.name)
-        lines = [f"{', '.join(names)}: {s}, {why}" for (s, why), names in grouped.items()]
+        grouped: dict[tuple[str, str, str], list[str]] = {}
+        for c in self.choices:  # families sharing a strategy, estimate and reason share a line
+            est = c.estimate
+            bound = "" if est.exact else "at least " if c.floor else "about "
+            expect = f"expecting {bound}{_plural(est.requests, 'request')} ({est.why})"
+            grouped.setdefault((c.strategy, expect, c.why), []).append(c.family.name)
+        lines = [
+            f"{', '.join(names)}: strategy {s}, {expect}; {why}"
+            for (s, expect, why), names in grouped.items()
+        ]
         bound = "" if self.exact else "about "
         if any(c.floor for c in self.choices):
             bound = "at least "
@@ -115,7 +122,7 @@ class Plan:
         )
         lines.append(f"Expecting {bound}{_plural(self.requests, 'request')} in all, {when}")
         if not self.official_only and time > 60:
-            flags = "".join(f" -f {c.family.name}" for c in self.choices)
+            flags = "".join(f" -f {name}" for name in self.asked)
             lines.append(
                 f"Official repos only, in seconds: collector snapshot{flags} --official-only"
             )
@@ -150,14 +157,23 @@ def make_plan(
     strategy: str | None = None,
     official_only: bool = False,
 ) -> Plan:
-    """Decide each family's strategy; may spend a few requests sizing a new `auto` family."""
+    """Decide each family's strategy; may spend a few requests sizing a new `auto` family.
+
+    With `official_only`, each family is replaced by its official repos (`official_family`).
+    """
     if official_only:
         choices = []
         for f in families:
             fam = official_family(f)
             est = LineageDiscovery().estimate([fam], client)
             choices.append(Choice(fam, "lineage", est, "official repos only (--official-only)"))
-        return Plan(choices, None, current_quota(client), official_only=True)
+        return Plan(
+            choices,
+            None,
+            current_quota(client),
+            official_only=True,
+            asked=[f.name for f in families],
+        )
 
     hub_models = history.hub_models or DEFAULT_HUB_MODELS
     hub = HubDiscovery(hub_models).estimate(families, client)
@@ -200,19 +216,12 @@ def make_plan(
             (f"{f.name}: " if len(auto) > 1 else "") + lineage[f.name].why for f in auto
         )
         if failed:
-            auto_why = (
-                f"chosen by auto: about {hub.requests:,} requests ({hub.why}); the family "
-                f"could not be sized on the Hub ({failed})"
-            )
+            auto_why = f"chosen by auto: the family could not be sized on the Hub ({failed})"
         elif auto_pick == "hub":
-            auto_why = (
-                f"chosen by auto: about {hub.requests:,} requests ({hub.why}); "
-                f"lineage would take about {total:,} ({why})"
-            )
+            auto_why = f"chosen by auto: lineage would take about {total:,} ({why})"
         else:
             auto_why = (
-                f"chosen by auto: about {total:,} requests ({why}); "
-                f"the whole Hub would take about {hub.requests:,} ({hub.why})"
+                f"chosen by auto: the whole Hub would take about {hub.requests:,} ({hub.why})"
             )
 
     source = "set by --strategy" if strategy else "set in the families file"
@@ -221,15 +230,18 @@ def make_plan(
         if wanted[f.name] == "auto":
             chosen, why = auto_pick, auto_why
         else:
-            chosen = wanted[f.name]
-            est = hub if chosen == "hub" else lineage[f.name]
-            bound = "at least" if f.name in floors else "about"
-            why = f"{source}: {bound} {_plural(est.requests, 'request')} ({est.why})"
+            chosen, why = wanted[f.name], source
         estimate = hub if chosen == "hub" else lineage[f.name]
         choices.append(Choice(f, chosen, estimate, why, floor=f.name in floors))
     uses_hub = any(c.strategy == "hub" for c in choices)
     # after any sizing requests: their headers tell the quota in force
-    return Plan(choices, hub if uses_hub else None, current_quota(client), hub_models=hub_models)
+    return Plan(
+        choices,
+        hub if uses_hub else None,
+        current_quota(client),
+        hub_models=hub_models,
+        asked=[f.name for f in families],
+    )
 
 
 def lineage_estimate(

@@ -1,8 +1,9 @@
 """Progress of a snapshot on stderr (rich), fed by the library's progress events.
 
-The plan (each family's strategy and why, requests and time under the quota) is printed
-up front; then one bar counts requests against the plan's estimate, with an ETA that
-takes the observed pace and, for more requests than one quota window holds, the quota.
+The plan comes first (each family's strategy, the requests it expects and why; then the
+total and how long it takes under the Hub's rate limit). One bar then counts requests
+against the plan's estimate, with an ETA from the pace so far and, past one quota
+window's worth of requests, the quota's pace.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class SnapshotProgress:
         )
         self._task: TaskID | None = None
         self._plan: Plan | None = None
-        self._started = time.monotonic()
         self._total: int | None = None
+        self._started = time.monotonic()
 
     def __enter__(self) -> SnapshotProgress:
         if self.enabled:
@@ -59,32 +60,27 @@ class SnapshotProgress:
         if self.enabled:
             self._progress.stop()
 
+    def _say(self, text: str) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True)
+
     def __call__(self, event: str, **data: Any) -> None:
         if not self.enabled:
             return
         if event == "plan":
             self._plan = data["plan"]
             for line in self._plan.describe():
-                self.console.print(line, highlight=False, soft_wrap=True)
+                self._say(line)
             self._total = self._plan.requests or None
             self._started = time.monotonic()
+        elif event == "discarded":
+            self._say(
+                f"{data['family']}: starting over, discarding an unfinished snapshot "
+                f"({data['why']})"
+            )
+        elif event == "failed":
+            self._say(f"listing {data['target']} failed: {data['error']}")
         elif event == "start":
-            est = data["estimate"]
-            if self._plan is None:  # a caller without a plan: say what this family costs
-                bound = "" if est.exact else "at least "
-                self.console.print(
-                    f"{data['family']}: strategy {data['strategy']}, expecting {bound}"
-                    f"{est.requests:,} requests ({est.why})",
-                    highlight=False,
-                )
-                self._total = est.requests or None
-            description = f"{data['family']} ({data['strategy']})"
-            if self._task is None:
-                self._task = self._progress.add_task(
-                    description, total=self._total, detail="starting", eta=""
-                )
-            else:
-                self._progress.update(self._task, description=description)
+            self._start(data)
         elif event in ("page", "level") and self._task is not None:
             requests = data["requests"]
             if event == "level":
@@ -92,11 +88,11 @@ class SnapshotProgress:
             elif "pages" in data:
                 detail = f"{data['pages']:,} pages, {data['repos']:,} repos"
             else:
-                detail = f"{data.get('repos', 0):,} repos, {data.get('queued', 0):,} queued"
+                detail = f"{data.get('repos', 0):,} repos"
+                if "queued" in data:
+                    detail += f", {data['queued']:,} listings queued"
             detail += f", {requests:,} requests"
-            total = self._total
-            if total is not None and requests > total:
-                total = None  # past the estimate: no bar, no ETA
+            total = self._total if self._total and requests <= self._total else None
             self._progress.update(
                 self._task,
                 detail=detail,
@@ -108,6 +104,25 @@ class SnapshotProgress:
             self._progress.update(
                 self._task, detail=f"membership over {data['repos']:,} repos", eta=""
             )
+        elif event == "done" and self._task is not None:
+            self._progress.remove_task(self._task)
+            self._task = None
+
+    def _start(self, data: dict[str, Any]) -> None:
+        est = data["estimate"]
+        resumed = "resuming an unfinished snapshot, " if data.get("resumed") else ""
+        if self._plan is None:  # a caller without a plan: say what this family costs
+            bound = "" if est.exact else "at least "
+            self._say(
+                f"{data['family']}: {resumed}strategy {data['strategy']}, expecting {bound}"
+                f"{est.requests:,} request{'' if est.requests == 1 else 's'} ({est.why})"
+            )
+            self._total = est.requests or None
+        elif resumed:
+            self._say(f"{data['family']}: resuming an unfinished snapshot")
+        self._task = self._progress.add_task(
+            f"{data['family']} ({data['strategy']})", total=None, detail="starting", eta=""
+        )
 
     def _eta(self, done: int, total: int | None) -> str:
         elapsed = time.monotonic() - self._started

@@ -5,7 +5,7 @@ Functions here return plain data (lists of dicts); rendering is render.py's job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -32,9 +32,13 @@ class Series:
     family: str
     rows: list[dict[str, Any]]
     anomalies: list[dict[str, Any]]
+    # days whose run was partial: members it could not refresh count at their last value
+    partial_days: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+def _rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any]
+) -> list[dict[str, Any]]:
     cur = con.execute(sql, params)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -73,9 +77,57 @@ def daily_series(
             WHERE {where} ORDER BY date, kind, repo_id""",
         params,
     )
-    for row in rows + anomalies:
+    partial = _rows(
+        con,
+        f"""SELECT f.date, f.run_id, f.repos, f.stale_repos, r.error
+            FROM (SELECT * FROM family_daily WHERE {where} AND partial) f
+            JOIN runs r USING (run_id) ORDER BY f.date""",
+        params,
+    )
+    for row in rows + anomalies + partial:
         row["date"] = row["date"].isoformat()
-    return Series(family, rows, anomalies)
+    return Series(family, rows, anomalies, partial)
+
+
+# Period labels for `report --every`: ISO dates, ISO weeks (Monday first), months.
+PERIODS = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
+PERIOD_COLUMNS = ["period", "date", "day_runs"] + SERIES_COLUMNS[1:]
+
+# `report --every`: the day-runs of [since, until] grouped by period. A period row carries
+# the cumulative values of its last day-run and the sum of its day-runs' new_downloads
+# (each day-run's new_downloads are the increase since the previous day-run).
+PERIOD_SQL = """
+SELECT strftime(date, $format) AS period, max(date) AS date, count(*) AS day_runs,
+       arg_max(repos, date) AS repos,
+       arg_max(downloads_all_time, date) AS downloads_all_time,
+       arg_max(official_downloads_all_time, date) AS official_downloads_all_time,
+       arg_max(derivative_downloads_all_time, date) AS derivative_downloads_all_time,
+       arg_max(downloads_30d, date) AS downloads_30d,
+       arg_max(likes, date) AS likes,
+       CAST(sum(new_downloads) AS BIGINT) AS new_downloads
+FROM family_daily
+WHERE family = $family AND date >= coalesce($since, date) AND date <= coalesce($until, date)
+GROUP BY period ORDER BY date
+"""
+
+
+def period_series(
+    con: duckdb.DuckDBPyConnection,
+    family: str,
+    every: str,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[dict[str, Any]]:
+    """One row per day, ISO week or month with a day-run (PERIOD_SQL)."""
+    check_family(con, family)
+    rows = _rows(
+        con,
+        PERIOD_SQL,
+        {"format": PERIODS[every], "family": family, "since": since, "until": until},
+    )
+    for row in rows:
+        row["date"] = row["date"].isoformat()
+    return rows
 
 
 def group_series(
@@ -84,8 +136,13 @@ def group_series(
     dimension: str,
     since: date | None = None,
     until: date | None = None,
+    every: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Cumulative downloads per day and group (`relation` or `depth`), one row per day."""
+    """Cumulative downloads per group (`relation` or `depth`), one row per day or period.
+
+    Each row carries one column per group. With `every`, a period row is its last
+    day-run's row.
+    """
     check_family(con, family)
     where, params = _range(family, since, until)
     long = _rows(
@@ -98,9 +155,17 @@ def group_series(
     out: dict[str, dict[str, Any]] = {}
     for r in long:
         day = r["date"].isoformat()
-        row = out.setdefault(day, {"date": day, **{g: 0 for g in groups}})
+        key = r["date"].strftime(PERIODS[every]) if every else day
+        lead = {"period": key, "date": day} if every else {"date": day}
+        row = out.setdefault(key, {**lead, **{g: 0 for g in groups}})
+        row["date"] = day  # rows come by date: the period keeps its last day-run
         row[r["group"]] = r["downloads_all_time"]
     return list(out.values())
+
+
+def with_totals(rows: list[dict[str, Any]], groups: list[str]) -> list[dict[str, Any]]:
+    """Copies of group rows with `total`: the groups' sum, the family's downloads_all_time."""
+    return [{**row, "total": sum(row[g] for g in groups)} for row in rows]
 
 
 def _group_order(g: str) -> tuple[int, str]:
@@ -111,7 +176,8 @@ def _group_order(g: str) -> tuple[int, str]:
 
 
 def _range(family: str, since: date | None, until: date | None) -> tuple[str, list[Any]]:
-    where, params = ["family = ?"], [family]
+    where: list[str] = ["family = ?"]
+    params: list[Any] = [family]
     if since:
         where.append("date >= ?")
         params.append(since)
@@ -209,3 +275,90 @@ def why(con: duckdb.DuckDBPyConnection, family: str, repo_id: str) -> dict[str, 
     answer["repo_id"] = chain[0]["repo_id"]
     answer["chain"] = list(reversed(chain))
     return answer
+
+
+TOP_METRICS = ("downloads_all_time", "new_downloads", "downloads_30d", "likes")
+TOP_COLUMNS = ["rank", "repo_id", "role", "relation", "depth", "downloads_all_time",
+               "downloads_30d", "likes"]
+
+# `top --by new_downloads`: each repo's new_downloads summed over the day-runs of the
+# range; role and relation as of its last day-run there. Summed over every repo, this is
+# the sum of family_daily.new_downloads over the same day-runs.
+TOP_NEW_SQL = """
+SELECT r.repo_id, arg_max(d.last_role, d.run_id) AS role,
+       arg_max(CASE WHEN d.last_role = 'official' THEN NULL ELSE d.last_relation END, d.run_id)
+           AS relation,
+       arg_max(d.last_depth, d.run_id) AS depth,
+       CAST(sum(d.new_downloads) AS BIGINT) AS new_downloads,
+       any_value(m.downloads_all_time) AS downloads_all_time,
+       any_value(m.downloads_30d) AS downloads_30d, any_value(m.likes) AS likes
+FROM member_deltas d JOIN repos r USING (repo_key)
+LEFT JOIN members_daily m
+  ON m.family = d.family AND m.run_id = $end_run AND m.repo_key = d.repo_key
+WHERE d.family = $family AND d.date >= coalesce($since, d.date) AND d.date <= $until
+GROUP BY r.repo_id HAVING sum(d.new_downloads) > 0
+"""
+
+
+def top(
+    con: duckdb.DuckDBPyConnection,
+    family: str,
+    by: str = "downloads_all_time",
+    since: date | None = None,
+    until: date | None = None,
+    limit: int = 10,
+) -> dict[str, Any]:
+    """A family's repos ranked by one metric, with each one's share of the family figure.
+
+    `downloads_all_time`, `downloads_30d` and `likes` rank the members of the day-run in
+    force at `until` (members_daily), against the family's figure in family_daily that
+    day. `new_downloads` ranks every repo by its new downloads over the day-runs of
+    [since, until] (member_deltas), against the family's new_downloads over them.
+    """
+    if by not in TOP_METRICS:
+        raise UsageError(f"cannot rank by {by!r}; use one of {', '.join(TOP_METRICS)}")
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
+    if since is not None and by != "new_downloads":
+        raise UsageError(
+            f"--since applies to --by new_downloads only; {by} is ranked at one date, "
+            "pick it with --until"
+        )
+    run = day_run(con, family, until)
+    result: dict[str, Any] = {"family": family, "by": by, "since": None, "until": None,
+                              "counted_from": None, "family_total": None, "repos": 0, "rows": []}
+    if run is None:
+        return result
+    if by == "new_downloads":
+        bounds = con.execute(
+            """SELECT min(date), max(date), CAST(sum(new_downloads) AS BIGINT) FROM family_daily
+               WHERE family = ? AND date >= coalesce(?, date) AND date <= ?""",
+            [family, since, run["date"]],
+        ).fetchall()[0]
+        rows = _rows(con, TOP_NEW_SQL, {"family": family, "since": since,
+                                        "until": run["date"], "end_run": run["run_id"]})
+        total = bounds[2]
+        result["since"] = bounds[0].isoformat() if bounds[0] else None
+        # a day-run's new downloads are those since the previous day-run
+        before = con.execute(
+            "SELECT max(date) FROM day_runs WHERE family = ? AND date < ?", [family, bounds[0]]
+        ).fetchall()[0][0]
+        result["counted_from"] = (before or bounds[0]).isoformat() if bounds[0] else None
+    else:
+        rows = _rows(
+            con,
+            """SELECT repo_id, role, relation, depth, downloads_all_time, downloads_30d, likes
+               FROM members_daily WHERE family = ? AND run_id = ?""",
+            [family, run["run_id"]],
+        )
+        total = con.execute(
+            f"SELECT {by} FROM family_daily WHERE family = ? AND run_id = ?",
+            [family, run["run_id"]],
+        ).fetchall()[0][0]
+    rows.sort(key=lambda r: (-(r[by] or 0), r["repo_id"]))
+    result.update(until=run["date"].isoformat(), family_total=total, repos=len(rows))
+    for rank, row in enumerate(rows[:limit], start=1):
+        value = row[by]
+        share = round(value / total, 6) if total and value is not None else None
+        result["rows"].append({"rank": rank, **row, "share": share})
+    return result

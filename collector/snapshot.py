@@ -6,16 +6,17 @@ lineage intervals, in one transaction: either all of it is there, or none of it.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from collector import rollup, warehouse
+from collector.crawl import failed_listings, load_problems, saved_stats
 from collector.discovery import (
     Discovery,
     Estimate,
@@ -27,12 +28,18 @@ from collector.discovery import (
 from collector.errors import CollectorError, UsageError
 from collector.families import Family
 from collector.hub import HubClient
-from collector.items import Problems
+from collector.items import Problems, parse_item
 from collector.plan import Plan, make_plan, official_family, read_history
+from collector.resume import discard, open_stage, stage_path
 from collector.stage import Stage
 
 NOW_ENV = "COLLECTOR_NOW"
-# DuckDB's memory for committing a whole-Hub crawl (its members only); see bench/results.md
+# A whole-Hub crawl is staged in `<warehouse>.stage/_hub.duckdb` (no family name starts
+# with "_"), made for the whole Hub rather than for a family: any families can use it.
+HUB_CRAWL = Family(name="_hub", authors=(), derivatives=False, strategy="hub")
+# DuckDB's memory for a whole-Hub stage (millions of repos: the rest spills to its file),
+# and for committing its families' members; see bench/results.md for the measurements.
+CRAWL_MEMORY_LIMIT = "128MB"
 COMMIT_MEMORY_LIMIT = "192MB"
 
 
@@ -53,6 +60,8 @@ class RunResult:
     retries: int = 0
     rate_limited: int = 0
     rejected: int = 0
+    stale: int = 0  # members not refreshed by a partial run, kept at their last value
+    resumed: bool = False
     seconds: float = 0.0
     problems: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -79,31 +88,33 @@ def take_snapshot(
     client: HubClient | None = None,
     now: datetime | None = None,
     progress: Progress = no_progress,
+    resume: bool = False,
     strategy: str | None = None,
     official_only: bool = False,
 ) -> list[RunResult]:
     """Snapshot each family into the warehouse; one run per family.
 
-    `strategy` overrides the families file; `official_only` snapshots official repos only
-    (as `<family>:official`). Families found by crawling the whole Hub share one crawl.
+    With `resume`, a family's unfinished snapshot (see resume.py) is continued instead of
+    started over. `strategy` overrides the families file (see plan.py); the families
+    found by crawling the whole Hub share one crawl. `official_only` snapshots the
+    official repos alone, as the families `<name>:official`.
     """
     client = client or HubClient()
-    started_at = now or now_utc()
+    now = now or now_utc()
     with warehouse.writer(db) as con:  # checks the warehouse before spending requests
         for family in families:
-            name = official_family(family).name if official_only else family.name
-            _check_clock(con, name, started_at)
+            _check_clock(con, official_family(family).name if official_only else family.name, now)
         history = read_history(con)
     plan = make_plan(families, client, history, strategy=strategy, official_only=official_only)
     progress("plan", plan=plan)
     by_name: dict[str, RunResult] = {}
     if plan.hub is not None:
-        for r in _snapshot_hub(plan.hub_families(), db, client, started_at, progress, plan):
+        for r in _snapshot_hub(plan.hub_families(), db, client, now, progress, resume, plan):
             by_name[r.family] = r
     for choice in plan.choices:
         if choice.strategy != "hub":
             by_name[choice.family.name] = _snapshot_family(
-                choice.family, db, client, started_at, progress,
+                choice.family, db, client, now, progress, resume,
                 strategy=get_strategy(choice.strategy), estimate=choice.estimate,
             )
     return [by_name[c.family.name] for c in plan.choices]
@@ -113,29 +124,56 @@ def _snapshot_family(
     family: Family,
     db: str | os.PathLike[str] | None,
     client: HubClient,
-    started_at: datetime,
+    now: datetime,
     progress: Progress,
+    resume: bool,
     strategy: Discovery | None = None,
     estimate: Estimate | None = None,
 ) -> RunResult:
     strategy = strategy or get_strategy(family.strategy if family.strategy != "auto" else "lineage")
+    path = stage_path(db, family.name)
     with warehouse.writer(db) as con:  # checks the warehouse before spending requests
-        _check_clock(con, family.name, started_at)
+        opened, discarded = open_stage(path, family, strategy.name, now, resume)
+        if discarded:
+            progress("discarded", family=family.name, why=discarded)
+        try:
+            done = _committed(con, opened.stage_id)
+            if done is None:
+                if opened.resumed and _last_started(con, family.name) > opened.started_at:
+                    opened.stage.close()  # a later snapshot was taken since: start over
+                    discard(path)
+                    opened, _ = open_stage(path, family, strategy.name, now, False)
+                _check_clock(con, family.name, opened.started_at)
+                has_history = _last_started(con, family.name) != datetime.min
+                previous = _previous_members(con, family.name)
+        except BaseException:
+            opened.stage.close()
+            raise
+    if done is not None:  # committed just before an interruption: only the stage was left
+        opened.stage.close()
+        discard(path)
+        progress("done", result=done)
+        return done
+    started_at = opened.started_at
     estimate = estimate or strategy.estimate([family], client)
-    progress("start", family=family.name, strategy=strategy.name, estimate=estimate)
-    before = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
+    progress("start", family=family.name, strategy=strategy.name, estimate=estimate,
+             resumed=opened.resumed)
+    before = _counts(client)
     clock = time.monotonic()
-    stage = Stage()
-    problems = Problems()
-    result = RunResult(None, family.name, started_at, "complete", strategy.name)
+    stage = opened.stage
+    problems = load_problems(stage)
+    result = RunResult(None, family.name, started_at, "complete", strategy.name,
+                       resumed=opened.resumed)
     try:
+        after_crawl = None
         try:
             strategy.collect([family], client, stage, problems, progress)
+            after_crawl = _counts(client)
+            _follow_departures(stage, client, previous, problems)
         except CollectorError as exc:
             result.status, result.error = "failed", str(exc)
-        result.requests = client.stats.requests - before[0]
-        result.retries = client.stats.retries - before[1]
-        result.rate_limited = client.stats.rate_limited - before[2]
+        _partial_or_failed(result, stage, has_history)
+        _count_requests(result, stage, client, before, after_crawl)
         result.problems = dict(problems.counts)
         result.rejected = problems.total
         stage.finish()
@@ -143,11 +181,13 @@ def _snapshot_family(
         with warehouse.writer(db) as con:
             _check_clock(con, family.name, started_at)
             if result.status == "failed":
-                result.run_id = _record_failed(con, result)
+                result.run_id = _insert_run(con, result, opened.stage_id)
             else:
-                _commit(con, stage, family, result)
+                commit_stage(con, stage, family, result, opened.stage_id)
     finally:
         stage.close()
+    if result.status != "failed":
+        discard(path)  # a failed snapshot keeps its stage for --resume
     result.seconds = time.monotonic() - clock
     progress("done", result=result)
     if result.status == "failed":
@@ -155,124 +195,272 @@ def _snapshot_family(
     return result
 
 
+def _counts(client: HubClient) -> tuple[int, int, int]:
+    return client.stats.requests, client.stats.retries, client.stats.rate_limited
+
+
+def _count_requests(
+    result: RunResult,
+    stage: Stage,
+    client: HubClient,
+    before: tuple[int, int, int],
+    after_crawl: tuple[int, int, int] | None,
+) -> None:
+    """Requests, retries and 429s of the snapshot: every attempt's crawl, then this
+    attempt's lookups."""
+    saved = saved_stats(stage)
+    if saved is not None:
+        now_counts = _counts(client)
+        since = after_crawl or now_counts
+        saved_counts = (saved["requests"], saved["retries"], saved["rate_limited"])
+        (result.requests, result.retries, result.rate_limited) = (
+            s + n - a for s, n, a in zip(saved_counts, now_counts, since, strict=True)
+        )
+    else:
+        (result.requests, result.retries, result.rate_limited) = (
+            n - b for n, b in zip(_counts(client), before, strict=True)
+        )
+
+
 def _snapshot_hub(
     families: list[Family],
     db: str | os.PathLike[str] | None,
     client: HubClient,
-    started_at: datetime,
+    now: datetime,
     progress: Progress,
+    resume: bool,
     plan: Plan,
 ) -> list[RunResult]:
     """One crawl of the whole Hub, then one run per family, each committed on its own.
 
-    Every run records the crawl's requests. Members are computed before the warehouse is
-    opened, so the write lock is held only for the commits.
+    The crawl is staged and resumable like a lineage crawl (a page that fails after every
+    retry fails the crawl, and `--resume` goes on from there). Every run records the
+    crawl's requests. The members are computed and the stage closed before the warehouse
+    is opened: the write lock is held only for the commits, and the stage's memory is
+    given back first.
     """
     assert plan.hub is not None
-    names = ", ".join(f.name for f in families)
-    progress("start", family=names, strategy="hub", estimate=plan.hub)
-    before = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
-    clock = time.monotonic()
-    stage = Stage.for_crawl(warehouse.db_path(db).parent)
-    problems = Problems()
-    error: str | None = None
-    results: list[RunResult] = []
-    try:
+    path = stage_path(db, HUB_CRAWL.name)
+    with warehouse.writer(db) as con:
+        opened, discarded = open_stage(path, HUB_CRAWL, "hub", now, resume)
+        if discarded:
+            progress("discarded", family="whole-Hub crawl", why=discarded)
         try:
-            HubDiscovery(plan.hub_models).collect(families, client, stage, problems, progress)
+            done = {f.name: r for f in families
+                    if (r := _committed(con, opened.stage_id, f.name)) is not None}
+            todo = [f for f in families if f.name not in done]
+            if opened.resumed and any(_last_started(con, f.name) > opened.started_at
+                                      for f in todo):
+                opened.stage.close()  # a later snapshot was taken since: start over
+                discard(path)
+                opened, _ = open_stage(path, HUB_CRAWL, "hub", now, False)
+            for f in todo:
+                _check_clock(con, f.name, opened.started_at)
+            previous = [m for f in todo for m in _previous_members(con, f.name)]
+        except BaseException:
+            opened.stage.close()
+            raise
+    results = dict(done)
+    if not todo:  # every run committed just before an interruption
+        opened.stage.close()
+        discard(path)
+        for r in done.values():
+            progress("done", result=r)
+        return [results[f.name] for f in families]
+    stage = opened.stage
+    stage.db.execute(f"SET memory_limit = '{CRAWL_MEMORY_LIMIT}'")
+    progress("start", family=", ".join(f.name for f in todo), strategy="hub",
+             estimate=plan.hub, resumed=opened.resumed)
+    before = _counts(client)
+    clock = time.monotonic()
+    problems = load_problems(stage)
+    error: str | None = None
+    computed: list[tuple[Family, RunResult, tuple[pa.Table, pa.Table] | None]] = []
+    try:
+        after_crawl = None
+        try:
+            HubDiscovery(plan.hub_models).collect(todo, client, stage, problems, progress)
+            after_crawl = _counts(client)
+            _follow_departures(stage, client, previous, problems)
         except CollectorError as exc:
             error = str(exc)
         progress("staging", repos=stage.rows)
         stage.finish()
-        repos_seen = stage.repo_count
-        computed: list[tuple[Family, RunResult, tuple[pa.Table, pa.Table] | None]] = []
-        for family in families:
-            result = RunResult(None, family.name, started_at, "complete", "hub")
-            result.requests = client.stats.requests - before[0]
-            result.retries = client.stats.retries - before[1]
-            result.rate_limited = client.stats.rate_limited - before[2]
+        for family in todo:
+            result = RunResult(None, family.name, opened.started_at, "complete", "hub",
+                               resumed=opened.resumed)
+            _count_requests(result, stage, client, before, after_crawl)
             result.problems = dict(problems.counts)
             result.rejected = problems.total
-            result.repos_seen = repos_seen
+            result.repos_seen = stage.repo_count
             if error is not None:
                 result.status, result.error = "failed", error
                 computed.append((family, result, None))
             else:
                 members = stage.members(family).to_arrow_table()
                 computed.append((family, result, (members, stage.member_edges().to_arrow_table())))
-        stage.close()  # its memory back before the warehouse opens: only the members are kept
+        stage.close()
         with warehouse.writer(db) as con:
             con.execute(f"SET memory_limit = '{COMMIT_MEMORY_LIMIT}'")
             for family, result, tables in computed:
-                _check_clock(con, family.name, started_at)
+                _check_clock(con, family.name, opened.started_at)
                 if tables is None:
-                    result.run_id = _record_failed(con, result)
+                    result.run_id = _insert_run(con, result, opened.stage_id)
                 else:
-                    _commit(con, stage, family, result, tables)
-                results.append(result)
+                    commit_stage(con, stage, family, result, opened.stage_id, tables)
+                results[family.name] = result
     finally:
         stage.close()
-    for result in results:
+    if error is None:
+        discard(path)  # a failed crawl keeps its stage for --resume
+    for _, result, _ in computed:
         result.seconds = time.monotonic() - clock
         progress("done", result=result)
     if error is not None:
-        raise SnapshotFailed(results[0])
-    return results
+        raise SnapshotFailed(computed[0][1])
+    return [results[f.name] for f in families]
+
+
+def _partial_or_failed(result: RunResult, stage: Stage, has_history: bool) -> None:
+    """A crawl that completed with failed listings is partial, or failed when no earlier
+    run can vouch for the members it could not refresh (see `_carry_stale`)."""
+    failures = failed_listings(stage)
+    if not failures or result.status != "complete":
+        return
+    kind, target, error = failures[0]
+    result.error = (
+        f"{len(failures)} listing{'s' if len(failures) > 1 else ''} failed after "
+        f"retries (first: {kind} {target}: {error})"
+    )
+    result.status = "partial" if has_history else "failed"
+    if not has_history:
+        result.error += "; no earlier snapshot to keep their members from"
 
 
 class SnapshotFailed(CollectorError):
     """A snapshot could not fetch its family; the failure is recorded as a failed run."""
 
     def __init__(self, result: RunResult) -> None:
-        super().__init__(f"snapshot of {result.family} failed: {result.error}")
+        super().__init__(
+            f"snapshot of {result.family} failed: {result.error} (recorded as run "
+            f"{result.run_id}; `collector snapshot --resume` continues it)"
+        )
         self.result = result
 
 
-def _check_clock(con: duckdb.DuckDBPyConnection, family: str, started_at: datetime) -> None:
+COUNTED = ("complete", "partial")  # statuses of runs that reports use
+
+
+def _last_started(con: duckdb.DuckDBPyConnection, family: str) -> datetime:
     row = con.execute(
-        "SELECT max(started_at) FROM runs WHERE family = ? AND status = 'complete'", [family]
+        "SELECT max(started_at) FROM runs WHERE family = ? AND list_contains(?, status)",
+        [family, list(COUNTED)],
     ).fetchall()
-    last = row[0][0]
-    if last is not None and started_at < last:
+    return row[0][0] or datetime.min
+
+
+def _committed(
+    con: duckdb.DuckDBPyConnection, stage_id: str, family: str | None = None
+) -> RunResult | None:
+    """The run already committed from this stage (of `family`: a whole-Hub stage serves
+    several), if any."""
+    row = con.execute(
+        """SELECT run_id, family, started_at, status, strategy, repos_seen, members, requests,
+                  retries, rate_limited, rejected, stale, error
+           FROM runs WHERE stage_id = ? AND list_contains(?, status)
+             AND (CAST(? AS VARCHAR) IS NULL OR family = ?)""",
+        [stage_id, list(COUNTED), family, family],
+    ).fetchall()
+    if not row:
+        return None
+    (run_id, family, started_at, status, strategy, seen, members, requests, retries,
+     limited, rejected, stale, error) = row[0]
+    official = con.execute(
+        "SELECT count(*) FROM membership WHERE family = ? AND ? BETWEEN first_run AND last_run "
+        "AND role = 'official'",
+        [family, run_id],
+    ).fetchall()[0][0]
+    return RunResult(run_id, family, started_at, status, strategy, repos_seen=seen,
+                     members=members, official=official, derivatives=members - official,
+                     requests=requests, retries=retries, rate_limited=limited,
+                     rejected=rejected, stale=stale, error=error, resumed=True)
+
+
+def _check_clock(con: duckdb.DuckDBPyConnection, family: str, started_at: datetime) -> None:
+    last = _last_started(con, family)
+    if last != datetime.min and started_at < last:
         raise UsageError(
             f"snapshot time {started_at:%Y-%m-%dT%H:%M:%S} is before the last snapshot of "
             f"{family} ({last:%Y-%m-%dT%H:%M:%S}); history only moves forward"
         )
 
 
-def _insert_run(con: duckdb.DuckDBPyConnection, r: RunResult) -> int:
+def _previous_members(con: duckdb.DuckDBPyConnection, family: str) -> list[tuple[str, str | None]]:
+    """(repo_id, hub_id) of the members at the family's latest complete or partial run."""
+    rows = con.execute(
+        """
+        SELECT r.repo_id, r.hub_id FROM membership m JOIN repos r USING (repo_key)
+        WHERE m.family = ? AND m.last_run = (
+            SELECT max(run_id) FROM runs WHERE family = ? AND list_contains(?, status))
+        """,
+        [family, family, list(COUNTED)],
+    ).fetchall()
+    return [(str(r[0]), r[1]) for r in rows]
+
+
+def _follow_departures(
+    stage: Stage, client: HubClient, previous: list[tuple[str, str | None]], problems: Problems
+) -> None:
+    """Look up each previous member this snapshot did not see, by its old id.
+
+    The Hub answers an old id of a renamed repo with a redirect to the new one, so a rename
+    is linked to the same repo even when listings carry no `_id` (one request per departure).
+    """
+    seen_ids, seen_hub_ids = stage.seen()
+    for repo_id, hub_id in previous:
+        if repo_id.lower() in seen_ids or (hub_id is not None and hub_id in seen_hub_ids):
+            continue
+        item = client.model(repo_id)
+        record = parse_item(item, problems) if item is not None else None
+        if record is not None and record.repo_id.lower() != repo_id.lower():
+            stage.add_rename(repo_id, record.repo_id, record.hub_id or hub_id)
+
+
+def _insert_run(con: duckdb.DuckDBPyConnection, r: RunResult, stage_id: str | None) -> int:
     row = con.execute(
         """
         INSERT INTO runs (family, started_at, finished_at, status, strategy, repos_seen,
-                          members, requests, retries, rejected, error)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id
+                          members, requests, retries, rejected, error, rate_limited,
+                          problems, stage_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id
         """,
         [r.family, r.started_at, datetime.now(UTC).replace(tzinfo=None), r.status, r.strategy,
-         r.repos_seen, r.members, r.requests, r.retries, r.rejected, r.error],
+         r.repos_seen, r.members, r.requests, r.retries, r.rejected, r.error, r.rate_limited,
+         json.dumps(r.problems, sort_keys=True) if r.problems else None, stage_id],
     ).fetchall()
     return int(row[0][0])
 
 
-def _record_failed(con: duckdb.DuckDBPyConnection, result: RunResult) -> int:
-    return _insert_run(con, result)
-
-
-def _commit(
+def commit_stage(
     con: duckdb.DuckDBPyConnection,
     stage: Stage,
     family: Family,
     result: RunResult,
+    stage_id: str | None = None,
     computed: tuple[pa.Table, pa.Table] | None = None,
 ) -> None:
+    """Write a finished stage as one run of `family`, in one transaction (its members and
+    their edges as `computed` when already taken from the stage)."""
     if computed is None:
         computed = (stage.members(family).to_arrow_table(), stage.member_edges().to_arrow_table())
     members, member_edges = computed
     con.register("snap", members)
     con.register("snap_edges", member_edges)
+    con.register("renames", stage.renames_table())
     try:
         con.execute("BEGIN TRANSACTION")
         try:
-            _write(con, family.name, result)
+            _write(con, family.name, result, stage_id)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -280,19 +468,23 @@ def _commit(
     finally:
         con.unregister("snap")
         con.unregister("snap_edges")
+        con.unregister("renames")
 
 
-def _write(con: duckdb.DuckDBPyConnection, family: str, result: RunResult) -> None:
+def _write(
+    con: duckdb.DuckDBPyConnection, family: str, result: RunResult, stage_id: str | None
+) -> None:
     stats = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE role = 'official') FROM snap"
     ).fetchall()
     result.members, result.official = int(stats[0][0]), int(stats[0][1])
     result.derivatives = result.members - result.official
-    run_id = _insert_run(con, result)
+    run_id = _insert_run(con, result, stage_id)
     result.run_id = run_id
     prev = con.execute(
-        "SELECT max(run_id) FROM runs WHERE family = ? AND status = 'complete' AND run_id < ?",
-        [family, run_id],
+        "SELECT max(run_id) FROM runs WHERE family = ? AND list_contains(?, status) "
+        "AND run_id < ?",
+        [family, list(COUNTED), run_id],
     ).fetchall()
     prev_run = prev[0][0]
     params = {"run": run_id}
@@ -300,8 +492,17 @@ def _write(con: duckdb.DuckDBPyConnection, family: str, result: RunResult) -> No
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE snap_keys AS
-        WITH by_hub AS (
-            SELECT s.repo_id, r.repo_key FROM snap s JOIN repos r ON r.hub_id = s.hub_id
+        WITH by_rename AS (
+            SELECT s.repo_id, max(r.repo_key) AS repo_key
+            FROM snap s JOIN renames n ON n.new_id = s.repo_id
+            JOIN repos r ON r.repo_id = n.old_id
+            GROUP BY s.repo_id
+        ), by_hub AS (
+            SELECT repo_id, min(repo_key) AS repo_key FROM (
+                SELECT s.repo_id, r.repo_key FROM snap s JOIN repos r ON r.hub_id = s.hub_id
+                UNION ALL
+                SELECT repo_id, repo_key FROM by_rename
+            ) GROUP BY repo_id
         ), by_id AS (
             SELECT s.repo_id, max(r.repo_key) AS repo_key
             FROM snap s JOIN repos r ON r.repo_id = s.repo_id
@@ -379,6 +580,8 @@ def _write(con: duckdb.DuckDBPyConnection, family: str, result: RunResult) -> No
         FROM snap_keys s LEFT JOIN snap_keys p ON lower(p.repo_id) = lower(s.parent_id)
         """
     )
+    if result.status == "partial" and prev_run is not None:
+        _carry_stale(con, family, result, run_id, prev_run)
     _extend_intervals(
         con, "membership", ["repo_key"], ["role", "relation", "depth", "parent_key"],
         "snap_members", family, run_id, prev_run,
@@ -390,13 +593,61 @@ def _write(con: duckdb.DuckDBPyConnection, family: str, result: RunResult) -> No
         FROM snap_edges e JOIN snap_keys k ON k.repo_id = e.child_id
         """
     )
+    if result.stale:
+        con.execute(
+            """
+            INSERT INTO snap_member_edges
+            SELECT e.child_key, e.parent_id, e.relation FROM edges e
+            JOIN stale s ON s.repo_key = e.child_key AND s.run_id = $run
+            WHERE e.family = $family AND e.last_run = $prev
+            """,
+            {"run": run_id, "family": family, "prev": prev_run},
+        )
     _extend_intervals(
         con, "edges", ["child_key", "parent_id", "relation"], [],
         "snap_member_edges", family, run_id, prev_run,
     )
     # 4. The daily rollup that reports read (collector/rollup.py).
-    if result.status == "complete":
-        rollup.refresh(con, family)
+    rollup.refresh(con, family)
+
+
+def _carry_stale(
+    con: duckdb.DuckDBPyConnection, family: str, result: RunResult, run_id: int, prev_run: int
+) -> None:
+    """Keep the previous run's members that a partial run did not see (their listing may
+    have failed): they stay members with their last counters, recorded in `stale`."""
+    con.execute(
+        """
+        INSERT INTO stale (run_id, repo_key)
+        SELECT $run, m.repo_key FROM membership m
+        WHERE m.family = $family AND m.last_run = $prev
+          AND m.repo_key NOT IN (SELECT repo_key FROM snap_members)
+        """,
+        {"run": run_id, "family": family, "prev": prev_run},
+    )
+    con.execute(
+        """
+        INSERT INTO snap_members
+        SELECT m.repo_key, m.role, m.relation, m.depth, m.parent_key FROM membership m
+        JOIN stale s ON s.repo_key = m.repo_key AND s.run_id = $run
+        WHERE m.family = $family AND m.last_run = $prev
+        """,
+        {"run": run_id, "family": family, "prev": prev_run},
+    )
+    row = con.execute(
+        """SELECT count(*), count(*) FILTER (WHERE m.role = 'official')
+           FROM stale s JOIN membership m ON m.repo_key = s.repo_key
+           WHERE s.run_id = $run AND m.family = $family AND m.last_run = $prev""",
+        {"run": run_id, "family": family, "prev": prev_run},
+    ).fetchall()
+    result.stale = int(row[0][0])
+    result.members += result.stale
+    result.official += int(row[0][1])
+    result.derivatives = result.members - result.official
+    con.execute(
+        "UPDATE runs SET members = ?, stale = ? WHERE run_id = ?",
+        [result.members, result.stale, run_id],
+    )
 
 
 def _extend_intervals(

@@ -1,6 +1,7 @@
 """The staging area of one snapshot: what the Hub returned, before it reaches the warehouse.
 
-Pages are appended in batches to an in-memory DuckDB (never row by row), and each family's
+Pages are appended in batches to a DuckDB of their own (never row by row): in memory, or
+a file beside the warehouse that lets an interrupted snapshot resume (see crawl.py). Each family's
 membership is then computed in SQL: official repos, then breadth-first along base_model
 edges, each repo at its smallest depth, so cycles and repos with several official
 ancestors are counted once. Nothing here touches the warehouse, so a snapshot holds the
@@ -9,10 +10,8 @@ warehouse's write lock only for its final commit.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -41,62 +40,42 @@ EDGE_SCHEMA = pa.schema(
 )
 
 
-FLUSH_ROWS = 10_000  # write staged pages in batches of this many rows ...
-FLUSH_PAGES = 100  # ... or this many pages (a lineage crawl has many small pages)
-
-
 def _table(schema: pa.Schema, columns: Mapping[str, object]) -> pa.Table:
-    # from_arrays: much faster than from_pydict for the same columns
+    # from_arrays: several times faster than from_pydict for the same columns
     return pa.Table.from_arrays(
         [pa.array(columns[f.name], type=f.type) for f in schema], schema=schema
     )
 
 
-# DuckDB's memory limit for a whole-Hub stage (see bench/results.md for the measurements).
-CRAWL_MEMORY_LIMIT = "128MB"
-
-
 class Stage:
     """Records of one snapshot, de-duplicated by repo (the Hub `_id`, else the id)."""
 
-    def __init__(self, path: str | None = None, memory_limit: str | None = None) -> None:
-        self._dir: str | None = None
-        self.db = duckdb.connect(path or ":memory:")
-        if memory_limit:
-            self.db.execute(f"SET memory_limit = '{memory_limit}'")
-        self.db.register("_empty_items", ITEM_SCHEMA.empty_table())
-        self.db.register("_empty_edges", EDGE_SCHEMA.empty_table())
-        self.db.execute("CREATE TABLE raw_items AS SELECT * FROM _empty_items")
-        self.db.execute("CREATE TABLE raw_edges AS SELECT * FROM _empty_edges")
-        self.db.unregister("_empty_items")
-        self.db.unregister("_empty_edges")
-        self._seq = 0
-        self.rows = 0
-        self._pending: list[tuple[pa.Table, pa.Table]] = []
-        self._pending_rows = 0
-
-    @classmethod
-    def for_crawl(cls, directory: str | Path | None = None) -> Stage:
-        """A stage for a whole-Hub crawl: a temporary DuckDB file (in `directory`, else the
-        system's temp dir) with a memory limit, so that millions of repos spill to disk
-        instead of growing the process."""
-        tmp = tempfile.mkdtemp(prefix=".collector-stage-", dir=directory)
-        stage = cls(str(Path(tmp) / "stage.duckdb"), memory_limit=CRAWL_MEMORY_LIMIT)
-        stage._dir = tmp
-        return stage
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        """An empty stage in memory, or the stage kept in the DuckDB file at `path`."""
+        self.db = duckdb.connect(str(path) if path else ":memory:")
+        exists = self.db.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'raw_items'"
+        ).fetchall()[0][0]
+        if not exists:
+            self.db.register("_empty_items", ITEM_SCHEMA.empty_table())
+            self.db.register("_empty_edges", EDGE_SCHEMA.empty_table())
+            self.db.execute("CREATE TABLE raw_items AS SELECT * FROM _empty_items")
+            self.db.execute("CREATE TABLE raw_edges AS SELECT * FROM _empty_edges")
+            self.db.unregister("_empty_items")
+            self.db.unregister("_empty_edges")
+        row = self.db.execute("SELECT coalesce(max(seq) + 1, 0), count(*) FROM raw_items").fetchall()
+        self._seq, self.rows = int(row[0][0]), int(row[0][1])
+        self._renames: list[tuple[str, str, str | None]] = []
 
     def add(self, records: list[RepoRecord]) -> None:
-        """Append one page of records (a later sighting of a repo wins).
-
-        Pages are converted column by column and written in batches of FLUSH_ROWS: a
-        whole-Hub crawl appends millions of records, and each INSERT has a fixed cost.
-        """
+        """Append one page of records (a later sighting of a repo wins)."""
         if not records:
             return
         base = self._seq
         self._seq += len(records)
         self.rows += len(records)
-        columns = {
+        # column by column (a whole-Hub crawl appends millions of records)
+        items = {
             "seq": range(base, base + len(records)),
             "hub_id": [r.hub_id for r in records],
             "repo_id": [r.repo_id for r in records],
@@ -116,25 +95,35 @@ class Stage:
             "parent_id": [e.parent_id for _, _, e in linked],
             "relation": [e.relation for _, _, e in linked],
         }
-        self._pending.append((_table(ITEM_SCHEMA, columns), _table(EDGE_SCHEMA, edges)))
-        self._pending_rows += len(records)
-        if self._pending_rows >= FLUSH_ROWS or len(self._pending) >= FLUSH_PAGES:
-            self.flush()
+        self._append("raw_items", _table(ITEM_SCHEMA, items))
+        self._append("raw_edges", _table(EDGE_SCHEMA, edges))
 
-    def flush(self) -> None:
-        """Write the pages added since the last flush."""
-        if not self._pending:
-            return
-        # one chunk each: DuckDB's scan of thousands of tiny chunks costs far more memory
-        page = pa.concat_tables([items for items, _ in self._pending]).combine_chunks()
-        page_edges = pa.concat_tables([edges for _, edges in self._pending]).combine_chunks()
-        self._pending, self._pending_rows = [], 0
-        self.db.execute("INSERT INTO raw_items SELECT * FROM page")
-        self.db.execute("INSERT INTO raw_edges SELECT * FROM page_edges")
+    def _append(self, table: str, batch: pa.Table) -> None:
+        self.db.register("_batch", batch)
+        try:
+            self.db.execute(f"INSERT INTO {table} SELECT * FROM _batch")
+        finally:
+            self.db.unregister("_batch")
+
+    def seen(self) -> tuple[set[str], set[str]]:
+        """Lower-cased repo ids and the `_id`s staged so far."""
+        rows = self.db.execute("SELECT DISTINCT lower(repo_id), hub_id FROM raw_items").fetchall()
+        return {r[0] for r in rows}, {r[1] for r in rows if r[1] is not None}
+
+    def add_rename(self, old_id: str, new_id: str, hub_id: str | None) -> None:
+        """Record that the repo known as `old_id` is now `new_id`."""
+        self._renames.append((old_id, new_id, hub_id))
+
+    def renames_table(self) -> pa.Table:
+        """Renames found in this snapshot: old_id, new_id, hub_id."""
+        old, new, hub = (list(col) for col in zip(*self._renames, strict=True)) if self._renames else ([], [], [])
+        return pa.table(
+            {"old_id": pa.array(old, pa.string()), "new_id": pa.array(new, pa.string()),
+             "hub_id": pa.array(hub, pa.string())}
+        )
 
     def finish(self) -> None:
         """De-duplicate: one row per repo, the latest sighting, with that sighting's edges."""
-        self.flush()
         self.db.execute(
             """
             CREATE OR REPLACE TABLE items AS
@@ -210,5 +199,3 @@ class Stage:
     def close(self) -> None:
         """Release the stage (closing twice is harmless)."""
         self.db.close()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)

@@ -4,18 +4,21 @@ All reads of counters go through this module, because counters are stored only w
 they change (`counts` holds one row per repo per change, the value at a run is the
 latest row at or before it). Views, for analysts (see README "Querying with SQL"):
 
-- `day_runs`        the run that counts for each family and UTC day (the day's last complete run)
+- `day_runs`        the run that counts for each family and UTC day: the day's last complete
+                    run, else its last partial run (`partial` true; since m003)
 - `member_events`   per family and repo, each day-run at which its state changed
-- `family_daily`    the daily series `collector report` prints
+- `family_daily`    the daily series `collector report` prints; `partial` and `stale_repos`
+                    (members a partial run could not refresh, kept at their last value)
 - `family_groups_daily`  cumulative downloads per relation / depth group (`report --by`)
 - `report_anomalies` counter decreases and departed members, by date
 - `members_daily`   members at each day-run with their counters (point lookups, `members`)
 
-`family_daily`, `family_groups_daily` and `report_anomalies` were first defined over
-`member_deltas` (VIEWS_SQL, migration m002); since m007 they read the daily rollup that
-each snapshot maintains (ROLLUP_VIEWS_SQL, collector/rollup.py), with the same columns
-and the same numbers, at a cost that does not grow with the history. The event
-definitions stay available through `event_view_sql()`, to check the rollup against.
+`VIEWS_SQL` is the set created by migration m002; later migrations re-create the views
+they change (`PARTIAL_RUNS_SQL`, m003; `ROLLUP_VIEWS_SQL`, m007), so the definitions in
+force are the latest ones. Since m007, `family_daily`, `family_groups_daily` and
+`report_anomalies` read the daily rollup that each snapshot maintains (collector/rollup.py)
+instead of summing `member_deltas`: the same columns and numbers, at a cost that does not
+grow with the history. `event_view_sql()` gives their event definitions, to check against.
 """
 
 import re
@@ -212,6 +215,59 @@ LEFT JOIN repos pr ON pr.repo_key = m.parent_key
 ASOF LEFT JOIN counts c ON c.repo_key = m.repo_key AND c.run_id <= d.run_id;
 """
 
+# m003: partial runs count. A day's run is its last complete run, else its last partial
+# run; a partial run keeps the members it could not refresh (table `stale`) at their last
+# value, so its totals lose no member, and family_daily says which days are partial.
+PARTIAL_RUNS_SQL = r"""
+CREATE OR REPLACE VIEW day_runs AS
+SELECT family, date, run_id, started_at,
+       lag(run_id)     OVER w AS prev_run_id,
+       lag(started_at) OVER w AS prev_started_at,
+       row_number()    OVER w AS day_index,
+       partial
+FROM (
+    SELECT family, run_id, started_at, CAST(started_at AS DATE) AS date,
+           status = 'partial' AS partial,
+           row_number() OVER (PARTITION BY family, CAST(started_at AS DATE)
+                              ORDER BY status = 'complete' DESC, run_id DESC) AS rn
+    FROM runs WHERE status IN ('complete', 'partial')
+)
+WHERE rn = 1
+WINDOW w AS (PARTITION BY family ORDER BY run_id);
+
+CREATE OR REPLACE VIEW family_daily AS
+WITH per_day AS (
+    SELECT family, run_id,
+           sum(d_repos) AS d_repos, sum(d_all_time) AS d_all_time,
+           sum(d_official) AS d_official, sum(d_d30) AS d_d30, sum(d_likes) AS d_likes,
+           sum(d_official_repos) AS d_official_repos, sum(d_official_d30) AS d_official_d30,
+           sum(d_official_likes) AS d_official_likes,
+           sum(new_downloads) AS new_downloads,
+           count(*) FILTER (WHERE decreased) AS decreases,
+           count(*) FILTER (WHERE departed) AS departed
+    FROM member_deltas GROUP BY family, run_id
+)
+SELECT d.family, d.date, d.run_id, d.started_at,
+       CAST(sum(coalesce(p.d_repos, 0)) OVER w AS BIGINT) AS repos,
+       CAST(sum(coalesce(p.d_all_time, 0)) OVER w AS BIGINT) AS downloads_all_time,
+       CAST(sum(coalesce(p.d_official, 0)) OVER w AS BIGINT) AS official_downloads_all_time,
+       CAST(sum(coalesce(p.d_all_time, 0) - coalesce(p.d_official, 0)) OVER w AS BIGINT)
+           AS derivative_downloads_all_time,
+       CAST(sum(coalesce(p.d_d30, 0)) OVER w AS BIGINT) AS downloads_30d,
+       CAST(sum(coalesce(p.d_likes, 0)) OVER w AS BIGINT) AS likes,
+       CAST(sum(coalesce(p.d_official_repos, 0)) OVER w AS BIGINT) AS official_repos,
+       CAST(sum(coalesce(p.d_official_d30, 0)) OVER w AS BIGINT) AS official_downloads_30d,
+       CAST(sum(coalesce(p.d_official_likes, 0)) OVER w AS BIGINT) AS official_likes,
+       CASE WHEN d.day_index = 1 THEN NULL
+            ELSE CAST(coalesce(p.new_downloads, 0) AS BIGINT) END AS new_downloads,
+       coalesce(p.decreases, 0) AS decreases,
+       coalesce(p.departed, 0) AS departed,
+       d.partial,
+       (SELECT count(*) FROM stale s WHERE s.run_id = d.run_id) AS stale_repos
+FROM day_runs d LEFT JOIN per_day p ON p.family = d.family AND p.run_id = d.run_id
+WINDOW w AS (PARTITION BY d.family ORDER BY d.run_id);
+"""
+
 
 # The three views that report from the daily rollup (collector/rollup.py) instead of
 # summing member_deltas: identical numbers (tests/test_rollup.py), cost independent of
@@ -232,7 +288,9 @@ SELECT d.family, d.date, d.run_id, d.started_at,
        CASE WHEN d.day_index = 1 THEN NULL
             ELSE CAST(coalesce(p.new_downloads, 0) AS BIGINT) END AS new_downloads,
        coalesce(p.decreases, 0) AS decreases,
-       coalesce(p.departed, 0) AS departed
+       coalesce(p.departed, 0) AS departed,
+       d.partial,
+       (SELECT count(*) FROM stale s WHERE s.run_id = d.run_id) AS stale_repos
 FROM day_runs d LEFT JOIN rollup_days p ON p.family = d.family AND p.run_id = d.run_id
 WINDOW w AS (PARTITION BY d.family ORDER BY d.run_id);
 
@@ -261,8 +319,12 @@ JOIN repos r ON r.repo_key = a.repo_key;
 
 
 def event_view_sql(name: str) -> str:
-    """The SELECT that defined view `name` in VIEWS_SQL (from member events)."""
-    m = re.search(rf"CREATE OR REPLACE VIEW {name} AS\s*(.*?);", VIEWS_SQL, re.DOTALL)
-    if m is None:
+    """The SELECT of the latest definition of view `name` before the rollup (from member
+    events: VIEWS_SQL, then the migrations' later definitions)."""
+    found = None
+    for sql in (VIEWS_SQL, PARTIAL_RUNS_SQL):
+        for m in re.finditer(rf"CREATE OR REPLACE VIEW {name} AS\s*(.*?);", sql, re.DOTALL):
+            found = m.group(1)
+    if found is None:
         raise KeyError(name)
-    return m.group(1)
+    return found

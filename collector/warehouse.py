@@ -47,9 +47,11 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
                 raise WarehouseError(f"cannot open warehouse {path}: {_first_line(text)}") from None
             if time.monotonic() >= deadline:
                 holder = _lock_holder(text)
+                why = ("a snapshot is committing" if read_only
+                       else "another process is reading or writing it")
                 raise WarehouseBusy(
                     f"warehouse {path} is busy{holder}; waited {wait:g}s "
-                    "(a snapshot is committing; try again, or raise COLLECTOR_LOCK_WAIT)"
+                    f"({why}; try again, or raise COLLECTOR_LOCK_WAIT)"
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 0.5)

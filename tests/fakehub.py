@@ -255,6 +255,7 @@ class FakeHub:
         rate_limit_mode: str = "headers",
         slow_seconds: float = 2.0,
         retry_after_seconds: int = 1,
+        token_quota: int | None = None,
     ) -> None:
         if rate_limit_mode not in RATE_LIMIT_MODES:
             raise ValueError(f"rate_limit_mode must be one of {sorted(RATE_LIMIT_MODES)}")
@@ -262,6 +263,10 @@ class FakeHub:
         self.max_page_size = max_page_size
         self.expand_includes_underscore_id = expand_includes_underscore_id
         self.quota = quota
+        # Requests with an Authorization header count in a bucket of their own, this large
+        # (as a logged-in user's larger quota on the Hub); None: one bucket for all.
+        self.token_quota = token_quota
+        self.authorizations: list[str] = []  # Authorization header of each request ("" if none)
         self.window = window
         self.clock = clock
         self.rate_limit_mode = rate_limit_mode
@@ -279,8 +284,7 @@ class FakeHub:
         self._faults: list[_Fault] = []
         self._log: list[LoggedRequest] = []
         self._page_callback: Callable[[int], Any] | None = None
-        self._window_start: float | None = None
-        self._window_used = 0
+        self._windows: dict[bool, tuple[float, int]] = {}  # bucket -> (window start, used)
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -489,8 +493,10 @@ class FakeHub:
     def _handle(self, handler: _Handler) -> None:
         split = urlsplit(handler.path)
         path, params = unquote(split.path), parse_qsl(split.query, keep_blank_values=True)
+        authorization = handler.headers.get("Authorization", "")
         with self._lock:
-            rate = self._hit_window()
+            self.authorizations.append(authorization)
+            rate = self._hit_window(bool(authorization) and self.token_quota is not None)
             fault = self._take_fault(path)
         if fault == "reset":
             self._record(handler.command, path, params, None)
@@ -641,18 +647,21 @@ class FakeHub:
                 out[key] = item[key]
         return out
 
-    def _hit_window(self) -> tuple[bool, int, int] | None:
-        """Count a request in the fixed window: (allowed, remaining, seconds to reset)."""
+    def _hit_window(self, token: bool = False) -> tuple[bool, int, int, int] | None:
+        """Count a request in its fixed window: (allowed, remaining, seconds to reset, quota)."""
         if self.quota is None:
             return None
+        quota = self.token_quota if token and self.token_quota is not None else self.quota
         now = self.clock()
-        if self._window_start is None or now >= self._window_start + self.window:
-            self._window_start, self._window_used = now, 0
-        reset = max(0, math.ceil(self._window_start + self.window - now))
-        if self._window_used >= self.quota:
-            return False, 0, reset
-        self._window_used += 1
-        return True, self.quota - self._window_used, reset
+        start, used = self._windows.get(token, (None, 0))
+        if start is None or now >= start + self.window:
+            start, used = now, 0
+        reset = max(0, math.ceil(start + self.window - now))
+        if used >= quota:
+            self._windows[token] = (start, used)
+            return False, 0, reset, quota
+        self._windows[token] = (start, used + 1)
+        return True, quota - used - 1, reset, quota
 
     def _take_fault(self, path: str) -> str | None:
         fired = [fault for fault in self._faults if fault.fires(path)]
@@ -678,14 +687,15 @@ class FakeHub:
         return response
 
     def _add_ratelimit_headers(
-        self, response: _Response, rate: tuple[bool, int, int] | None
+        self, response: _Response, rate: tuple[bool, int, int, int] | None
     ) -> None:
-        values = response.ratelimit or (rate[1:] if rate is not None else None)
+        values = response.ratelimit or (rate[1:3] if rate is not None else None)
         if response.bare or values is None:
             return
         response.headers.append(("ratelimit", f'"api";r={values[0]};t={values[1]}'))
         if self.quota is not None:
-            policy = f'"fixed window";"api";q={self.quota};w={int(self.window)}'
+            quota = rate[3] if rate is not None else self.quota
+            policy = f'"fixed window";"api";q={quota};w={int(self.window)}'
             response.headers.append(("ratelimit-policy", policy))
 
     def _page_served(self) -> None:

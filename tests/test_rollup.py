@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from collector import migrations
-from collector.views import VIEWS_SQL, event_view_sql
+from collector.views import PARTIAL_RUNS_SQL, VIEWS_SQL, event_view_sql
 from tests.conftest import Cli
 from tests.fakehub import FakeHub
 
@@ -27,6 +27,7 @@ authors = ["Qwen"]
 authors = ["Qwen"]
 max_depth = 1
 """
+ROLLUP_TABLES = ("rollup_days", "rollup_groups", "rollup_anomalies", "rollup_state", "rollup_undo")
 VIEWS = {
     "family_daily": "ORDER BY family, run_id",
     "family_groups_daily": 'ORDER BY family, run_id, dimension, "group"',
@@ -143,16 +144,23 @@ def test_migration_builds_the_rollup_from_an_older_warehouse(
     snapshot(cli, "2026-01-02T18:00:00")
     with duckdb.connect(str(isolated_env)) as con:
         before = con.execute("SELECT * FROM family_daily ORDER BY family, run_id").fetchall()
-        # back to the schema before m007: its tables and record gone, the event views back
-        for table in (
-            "rollup_days",
-            "rollup_groups",
-            "rollup_anomalies",
-            "rollup_state",
-            "rollup_undo",
-        ):
-            con.execute(f"DROP TABLE {table} CASCADE")
+        counts = con.execute("SELECT * FROM counts ORDER BY ALL").fetchall()
+        # back to the schema before m007: its tables and record gone, `counts` with its
+        # primary key again, the event views of m002 and m003 back
+        for table in ROLLUP_TABLES:
+            con.execute(f"DROP TABLE {table}")
+        con.execute(
+            """
+            CREATE TABLE counts_old (repo_key BIGINT NOT NULL, run_id BIGINT NOT NULL,
+                downloads_30d BIGINT, downloads_all_time BIGINT, likes BIGINT,
+                PRIMARY KEY (repo_key, run_id));
+            INSERT INTO counts_old SELECT * FROM counts;
+            DROP TABLE counts;
+            ALTER TABLE counts_old RENAME TO counts;
+            """
+        )
         con.execute(VIEWS_SQL)
+        con.execute(PARTIAL_RUNS_SQL)
         con.execute("DELETE FROM _migrations WHERE name = 'm007_daily_rollup'")
     result = cli("report", "-f", "qwen", ok=False)
     assert result.exit_code == 2
@@ -163,9 +171,14 @@ def test_migration_builds_the_rollup_from_an_older_warehouse(
     assert cli("migrate").stdout.strip() == f"{isolated_env}: schema up to date"
     rows_equal_events(isolated_env)
     with duckdb.connect(str(isolated_env)) as con:
-        assert (
-            con.execute("SELECT * FROM family_daily ORDER BY family, run_id").fetchall() == before
-        )
+        after = con.execute("SELECT * FROM family_daily ORDER BY family, run_id").fetchall()
+        assert after == before
+        assert con.execute("SELECT * FROM counts ORDER BY ALL").fetchall() == counts
+        # counts lost its primary-key index (3x the bytes of the counters themselves)
+        assert con.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'counts' "
+            "AND constraint_type = 'PRIMARY KEY'"
+        ).fetchall() == [(0,)]
     # and snapshots carry on from the migrated rollup
     hub.set("q/b", downloads_all_time=9)
     snapshot(cli, "2026-01-03T12:00:00")
@@ -185,10 +198,4 @@ def test_migration_from_an_empty_warehouse(cli: Cli, isolated_env: Path) -> None
                 "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'rollup%'"
             ).fetchall()
         }
-    assert tables == {
-        "rollup_days",
-        "rollup_groups",
-        "rollup_anomalies",
-        "rollup_state",
-        "rollup_undo",
-    }
+    assert tables == set(ROLLUP_TABLES)

@@ -184,13 +184,13 @@ def test_one_crawl_serves_every_family_in_ceil_n_over_page_requests(
     lines = [re.sub(r"\d+\.\ds$", "Xs", line) for line in result.stdout.splitlines()]
     assert lines == [
         "qwen: run 1 complete at 2026-01-02 12:00:00 UTC: 10 members (2 official, "
-        "8 derivatives), 6 requests (0 retries) by hub, Xs",
+        "8 derivatives), 6 requests (0 retries), Xs",
         "llama: run 2 complete at 2026-01-02 12:00:00 UTC: 3 members (1 official, "
-        "2 derivatives), 6 requests (0 retries) by hub, Xs",
+        "2 derivatives), 6 requests (0 retries), Xs",
     ]
     assert result.stderr.splitlines()[:3] == [
-        "qwen, llama: hub, set in the families file: about 2,500 requests "
-        "(2,500,000 models at 1,000 per page; default size, no crawl yet)",
+        "qwen, llama: strategy hub, expecting about 2,500 requests (2,500,000 models at "
+        "1,000 per page; default size, no crawl yet); set in the families file",
         "Expecting about 2,500 requests in all, about 25 min at the anonymous quota of "
         "500 requests per 5 min",
         "Official repos only, in seconds: collector snapshot -f qwen -f llama --official-only",
@@ -210,27 +210,47 @@ def test_hub_crawl_that_fails_records_a_failed_run_per_family(
     small_pages.inject("500", times=50, after=2)
     result = cli("snapshot", "-f", "qwen", "-f", "llama", "--quiet", now=NOW, ok=False)
     assert result.exit_code == 1
+    # two pages, then the third one 7 times
     assert result.stderr.splitlines() == [
         f"Error: snapshot of qwen failed: HTTP 500 from {small_pages.url} for /api/models "
-        "after 7 attempts"
+        "after 7 attempts (recorded as run 1; `collector snapshot --resume` continues it)"
     ]
     with duckdb.connect(str(isolated_env), read_only=True) as con:
         rows = con.execute("SELECT family, status, requests FROM runs ORDER BY run_id").fetchall()
         assert con.execute("SELECT count(*) FROM membership").fetchall() == [(0,)]
     assert rows == [("qwen", "failed", 9), ("llama", "failed", 9)]
 
+    # --resume goes on at the third page, and both families are committed from the crawl
+    small_pages._faults.clear()
+    result = cli("snapshot", "-f", "qwen", "-f", "llama", "--resume", now="2026-01-02T13:00:00")
+    resumed = small_pages.requests[9:]
+    assert len(resumed) == 4 and "cursor" in dict(resumed[0].params)
+    assert result.stderr.splitlines()[3] == "qwen, llama: resuming an unfinished snapshot"
+    lines = [re.sub(r"\d+\.\ds$", "Xs", line) for line in result.stdout.splitlines()]
+    assert lines == [
+        "qwen: run 3 complete (resumed) at 2026-01-02 12:00:00 UTC: 10 members (2 official, "
+        "8 derivatives), 13 requests (6 retries), Xs",
+        "llama: run 4 complete (resumed) at 2026-01-02 12:00:00 UTC: 3 members (1 official, "
+        "2 derivatives), 13 requests (6 retries), Xs",
+    ]
+    assert not (isolated_env.parent / "warehouse.duckdb.stage").exists()
+
 
 def test_auto_takes_lineage_for_a_small_new_family(
-    cli: Cli, small_pages: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_env: Path,
+    cli: Cli,
+    small_pages: FakeHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     families_file(tmp_path, monkeypatch)
     build_hub(small_pages)
     result = cli("snapshot", "-f", "qwen", now=NOW)
     # sizing: the official listing (1 page) and childrenModelCount of both official repos
     assert result.stderr.splitlines()[:2] == [
-        "qwen: lineage, chosen by auto: about 9 requests (2 official repos with 6 direct "
-        "derivatives; one listing per member); the whole Hub would take about 2,500 "
-        "(2,500,000 models at 1,000 per page; default size, no crawl yet)",
+        "qwen: strategy lineage, expecting about 9 requests (2 official repos with 6 direct "
+        "derivatives; one listing per member); chosen by auto: the whole Hub would take "
+        "about 2,500 (2,500,000 models at 1,000 per page; default size, no crawl yet)",
         "Expecting about 9 requests in all, within the anonymous quota of 500 requests per 5 min",
     ]
     assert [(r.path, r.params) for r in small_pages.requests[1:3]] == [
@@ -238,7 +258,7 @@ def test_auto_takes_lineage_for_a_small_new_family(
         ("/api/models/Qwen/Qwen3-8B", [("expand", "childrenModelCount")]),
     ]
     assert dict(small_pages.requests[0].params)["author"] == "Qwen"
-    assert "by lineage" in result.stdout
+    assert [r[:2] for r in run_ids(isolated_env)] == [("qwen", "lineage")]
 
 
 def test_auto_uses_the_last_run_and_the_last_crawl_and_picks_the_cheaper(
@@ -254,22 +274,24 @@ def test_auto_uses_the_last_run_and_the_last_crawl_and_picks_the_cheaper(
     # the last run knows the family: 10 members; no crawl yet: the default Hub size
     result = cli("snapshot", "-f", "qwen", now="2026-01-03T12:00:00")
     assert result.stderr.splitlines()[0] == (
-        "qwen: lineage, chosen by auto: about 11 requests (10 members at the last run, "
-        "one listing each); the whole Hub would take about 2,500 (2,500,000 models at "
-        "1,000 per page; default size, no crawl yet)"
+        "qwen: strategy lineage, expecting about 11 requests (10 members at the last run, "
+        "one listing each); chosen by auto: the whole Hub would take about 2,500 (2,500,000 "
+        "models at 1,000 per page; default size, no crawl yet)"
     )
     # a crawl for llama (its file says hub) measures the Hub: 23 models, 1 page of 1,000
     result = cli("snapshot", "-f", "llama", "-f", "qwen", now="2026-01-04T12:00:00")
     assert result.stderr.splitlines()[:2] == [
-        "llama: hub, set in the families file: about 2,500 requests (2,500,000 models at "
-        "1,000 per page; default size, no crawl yet)",
-        "qwen: hub, chosen by auto: the whole Hub is crawled anyway for llama",
+        "llama: strategy hub, expecting about 2,500 requests (2,500,000 models at 1,000 per "
+        "page; default size, no crawl yet); set in the families file",
+        "qwen: strategy hub, expecting about 2,500 requests (2,500,000 models at 1,000 per "
+        "page; default size, no crawl yet); chosen by auto: the whole Hub is crawled anyway "
+        "for llama",
     ]
     result = cli("snapshot", "-f", "qwen", now="2026-01-05T12:00:00")
     assert result.stderr.splitlines()[0] == (
-        "qwen: hub, chosen by auto: about 1 requests (23 models at 1,000 per page, as many "
-        "as the last crawl); lineage would take about 11 (10 members at the last run, one "
-        "listing each)"
+        "qwen: strategy hub, expecting about 1 request (23 models at 1,000 per page, as many "
+        "as the last crawl); chosen by auto: lineage would take about 11 (10 members at the "
+        "last run, one listing each)"
     )
     assert [r[:2] for r in run_ids(isolated_env)] == [
         ("qwen", "lineage"),
@@ -287,12 +309,13 @@ def test_official_only_is_fast_and_kept_apart(
     build_hub(small_pages)
     result = cli("snapshot", "--official-only", now=NOW)
     assert result.stderr.splitlines()[:2] == [
-        "qwen:official: lineage, official repos only (--official-only)",
+        "qwen:official: strategy lineage, expecting 1 request (one listing per author and "
+        "one lookup per listed repo); official repos only (--official-only)",
         "Expecting 1 request in all, within the anonymous quota of 500 requests per 5 min",
     ]
     assert re.sub(r"\d+\.\ds$", "Xs", result.stdout.strip()) == (
         "qwen:official: run 1 complete at 2026-01-02 12:00:00 UTC: 2 members (2 official, "
-        "0 derivatives), 1 requests (0 retries) by lineage, Xs"
+        "0 derivatives), 1 requests (0 retries), Xs"
     )
     assert [(r.path, dict(r.params)["author"]) for r in small_pages.requests] == [
         ("/api/models", "Qwen")
@@ -327,7 +350,7 @@ def test_official_only_refuses_a_strategy(cli: Cli, small_pages: FakeHub) -> Non
 
 
 def test_plan_reads_the_quota_from_the_hub_and_suggests_the_fast_path(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_env: Path, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     families_file(tmp_path, monkeypatch)
     with FakeHub(quota=1000, window=300) as fake:
@@ -344,28 +367,35 @@ def test_plan_reads_the_quota_from_the_hub_and_suggests_the_fast_path(
         details = [r.path for r in fake.requests if r.path != "/api/models"]
     # the 8 most downloaded have 9,700 of 9,900 downloads: 3,000 x 9,900 / 9,700 = 3,062
     assert result.stderr.splitlines()[:3] == [
-        "qwen: hub, chosen by auto: about 2,500 requests (2,500,000 models at 1,000 per page; "
-        "default size, no crawl yet); lineage would take about 3,073 (10 official repos; "
-        "the 8 most downloaded have 3,000 direct derivatives and 98% of the official "
-        "downloads: about 3,062 in all; one listing per member)",
+        "qwen: strategy hub, expecting about 2,500 requests (2,500,000 models at 1,000 per "
+        "page; default size, no crawl yet); chosen by auto: lineage would take about 3,073 "
+        "(10 official repos; the 8 most downloaded have 3,000 direct derivatives and 98% of "
+        "the official downloads: about 3,062 in all; one listing per member)",
         "Expecting about 2,500 requests in all, about 13 min at the Hub's quota of 1,000 "
         "requests per 5 min",
         "Official repos only, in seconds: collector snapshot -f qwen --official-only",
     ]
     assert details == [f"/api/models/Qwen/M{k}" for k in range(8)]
-    assert "3,015 members" in result.stdout and "by hub" in result.stdout
+    assert "3,015 members" in result.stdout  # the crawl: 4 pages of 1,000
+    assert [r[:3] for r in run_ids(isolated_env)] == [("qwen", "hub", 4)]
 
 
 def test_auto_takes_the_crawl_when_the_family_cannot_be_sized(
-    cli: Cli, small_pages: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_env: Path,
+    cli: Cli,
+    small_pages: FakeHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     families_file(tmp_path, monkeypatch)
     build_hub(small_pages)
     small_pages.inject("500", times=7, path_prefix="/api/models/")  # the detail endpoint
     result = cli("snapshot", "-f", "qwen", now=NOW)
     assert result.stderr.splitlines()[0] == (
-        "qwen: hub, chosen by auto: about 2,500 requests (2,500,000 models at 1,000 per page; "
-        "default size, no crawl yet); the family could not be sized on the Hub (HTTP 500 from "
-        f"{small_pages.url} for /api/models/Qwen/Qwen3-32B after 7 attempts)"
+        "qwen: strategy hub, expecting about 2,500 requests (2,500,000 models at 1,000 per "
+        "page; default size, no crawl yet); chosen by auto: the family could not be sized on "
+        f"the Hub (HTTP 500 from {small_pages.url} for /api/models/Qwen/Qwen3-32B after 7 "
+        "attempts)"
     )
-    assert "10 members" in result.stdout and "by hub" in result.stdout
+    assert "10 members" in result.stdout
+    assert [r[:2] for r in run_ids(isolated_env)] == [("qwen", "hub")]
