@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 from bench.synth import FIRST_UID, SynthHub
 
 PAGE = 1000
-QUOTA = 1_000_000  # rate-limit headers are sent (the client parses them) but never bind
+QUOTA = 1_000_000  # rate-limit headers are sent (the client parses them); `--quota` to change
 
 
 class Served:
@@ -46,6 +46,7 @@ class Served:
                 self.by_author.setdefault(author, []).append(i)
         self.requests = 0
         self.bytes = 0
+        self.quota = QUOTA
         self.lock = threading.Lock()
 
     def listing(self, params: list[tuple[str, str]]) -> tuple[bytes, str | None]:
@@ -121,9 +122,10 @@ class Handler(BaseHTTPRequestHandler):
         with served.lock:
             served.requests += 1
             served.bytes += len(body)
-            remaining = QUOTA - served.requests % QUOTA
+            quota = served.quota
+            remaining = quota - served.requests % quota
         headers.append(("ratelimit", f'"api";r={remaining};t=300'))
-        headers.append(("ratelimit-policy", f'"fixed window";"api";q={QUOTA};w=300'))
+        headers.append(("ratelimit-policy", f'"fixed window";"api";q={quota};w=300'))
         self._send(status, body, headers)
 
     def _send(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
@@ -142,8 +144,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", type=int, default=500_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--quota", type=int, default=QUOTA, help="announced requests per 5 min")
     args = ap.parse_args()
     served = Served(SynthHub(args.models, args.seed).build())
+    served.quota = args.quota
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.served = served  # type: ignore[attr-defined]
