@@ -40,7 +40,7 @@ HUB_CRAWL = Family(name="_hub", authors=(), derivatives=False, strategy="hub")
 # DuckDB's memory for a whole-Hub stage (millions of repos: the rest spills to its file),
 # and for committing its families' members; see bench/results.md for the measurements.
 CRAWL_MEMORY_LIMIT = "128MB"
-COMMIT_MEMORY_LIMIT = "192MB"
+COMMIT_MEMORY_LIMIT = "128MB"
 
 
 @dataclass
@@ -256,7 +256,7 @@ def _snapshot_hub(
                 opened, _ = open_stage(path, HUB_CRAWL, "hub", now, False)
             for f in todo:
                 _check_clock(con, f.name, opened.started_at)
-            previous = [m for f in todo for m in _previous_members(con, f.name)]
+            previous = list(dict.fromkeys(m for f in todo for m in _previous_members(con, f.name)))
         except BaseException:
             opened.stage.close()
             raise
@@ -416,10 +416,7 @@ def _follow_departures(
     The Hub answers an old id of a renamed repo with a redirect to the new one, so a rename
     is linked to the same repo even when listings carry no `_id` (one request per departure).
     """
-    seen_ids, seen_hub_ids = stage.seen()
-    for repo_id, hub_id in previous:
-        if repo_id.lower() in seen_ids or (hub_id is not None and hub_id in seen_hub_ids):
-            continue
+    for repo_id, hub_id in stage.unseen(previous):
         item = client.model(repo_id)
         record = parse_item(item, problems) if item is not None else None
         if record is not None and record.repo_id.lower() != repo_id.lower():

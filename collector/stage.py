@@ -110,6 +110,31 @@ class Stage:
         rows = self.db.execute("SELECT DISTINCT lower(repo_id), hub_id FROM raw_items").fetchall()
         return {r[0] for r in rows}, {r[1] for r in rows if r[1] is not None}
 
+    def unseen(self, repos: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+        """Those (repo_id, hub_id) staged neither under their id nor under their `_id`.
+
+        In SQL: a whole-Hub stage holds millions of ids, too many to bring into Python.
+        """
+        if not repos:
+            return []
+        ids, hub_ids = zip(*repos, strict=True)
+        wanted = pa.table({"repo_id": pa.array(ids, pa.string()),
+                           "hub_id": pa.array(hub_ids, pa.string())})
+        self.db.register("_wanted", wanted)
+        try:
+            rows = self.db.execute(
+                """
+                SELECT w.repo_id, w.hub_id FROM _wanted w
+                WHERE lower(w.repo_id) NOT IN (SELECT lower(repo_id) FROM raw_items)
+                  AND (w.hub_id IS NULL OR w.hub_id NOT IN (
+                      SELECT hub_id FROM raw_items WHERE hub_id IS NOT NULL))
+                """
+            ).fetchall()
+        finally:
+            self.db.unregister("_wanted")
+        found = set(rows)
+        return [r for r in repos if r in found]  # in the order given
+
     def add_rename(self, old_id: str, new_id: str, hub_id: str | None) -> None:
         """Record that the repo known as `old_id` is now `new_id`."""
         self._renames.append((old_id, new_id, hub_id))

@@ -199,3 +199,43 @@ def test_migration_from_an_empty_warehouse(cli: Cli, isolated_env: Path) -> None
             ).fetchall()
         }
     assert tables == set(ROLLUP_TABLES)
+
+
+def test_rollup_equals_the_event_views_with_partial_days(
+    cli: Cli, hub: FakeHub, isolated_env: Path, families: None
+) -> None:
+    def qwen(now: str, fail_a_parent: bool = False) -> None:
+        if fail_a_parent:  # the first parent listing fails after every retry: partial
+            hub.inject("500", times=7, after=1)
+        cli("snapshot", "-f", "qwen", "--quiet", now=now)
+
+    hub.add("Qwen/Qwen3-8B", downloads_all_time=1000, downloads=10)
+    hub.add_derivative("ft/a", "Qwen/Qwen3-8B", downloads_all_time=300, downloads=3)
+    hub.add_derivative("q/b", "ft/a", relation="quantized", downloads_all_time=40)
+    qwen("2026-01-01T12:00:00")
+    hub.set("Qwen/Qwen3-8B", downloads_all_time=1100)
+    hub.set("q/b", downloads_all_time=45)
+    qwen("2026-01-02T08:00:00", fail_a_parent=True)  # the day's run, for now: partial
+    rows_equal_events(isolated_env)
+    hub.set("ft/a", downloads_all_time=330)
+    qwen("2026-01-02T12:00:00")  # complete: replaces the partial run as the day's run
+    rows_equal_events(isolated_env)
+    hub.set("ft/a", downloads_all_time=360)
+    qwen("2026-01-02T18:00:00", fail_a_parent=True)  # partial after a complete: not the day's
+    rows_equal_events(isolated_env)
+    hub.set("q/b", downloads_all_time=50)
+    qwen("2026-01-03T12:00:00")
+    hub.set("Qwen/Qwen3-8B", downloads_all_time=1200)
+    qwen("2026-01-04T12:00:00", fail_a_parent=True)  # a day with a partial run only
+    rows_equal_events(isolated_env)
+    with duckdb.connect(str(isolated_env), read_only=True) as con:
+        series = con.execute(
+            "SELECT date::VARCHAR, partial, stale_repos, repos, downloads_all_time, "
+            "new_downloads FROM family_daily WHERE family = 'qwen' ORDER BY date"
+        ).fetchall()
+    assert series == [
+        ("2026-01-01", False, 0, 3, 1340, None),
+        ("2026-01-02", False, 0, 3, 1475, 135),  # 12:00: 8B +100, ft/a +30, q/b +5
+        ("2026-01-03", False, 0, 3, 1510, 35),  # ft/a +30 (not fetched at 18:00), q/b +5
+        ("2026-01-04", True, 2, 3, 1610, 100),  # ft/a's listing failed: ft/a, q/b kept
+    ]
