@@ -29,13 +29,18 @@ from tests import faultmatrix as fm  # noqa: E402
 
 
 def fault_matrix(quick: bool, workdir: Path) -> bool:
-    settings = (fm.Settings(size=40, runs=1, page_size=5, days=2, bursts=2) if quick
-                else fm.Settings(size=150, runs=3, page_size=10, days=2, bursts=3))
+    settings = (
+        fm.Settings(size=40, runs=1, page_size=5, days=2, bursts=2)
+        if quick
+        else fm.Settings(size=150, runs=3, page_size=10, days=2, bursts=3)
+    )
     clock = time.monotonic()
     rows = fm.run_matrix(settings, workdir)
-    title = (f"Fault matrix: {settings.runs} run(s) per fault, each a family of "
-             f"{settings.size} repos snapshotted on {settings.days} days "
-             f"({time.monotonic() - clock:.0f} s)")
+    title = (
+        f"Fault matrix: {settings.runs} run(s) per fault, each a family of "
+        f"{settings.size} repos snapshotted on {settings.days} days "
+        f"({time.monotonic() - clock:.0f} s)"
+    )
     print(render(Document(fm.COLUMNS, fm.table_rows(rows), title=title), Format.table))
     for r in rows:
         for note in r.notes:
@@ -54,8 +59,9 @@ def large_family(sizes: list[int], quotas: list[tuple[int, int, str]], workdir: 
             try:
                 db = workdir / f"large-{size}-{quota}.duckdb"
                 clock = time.monotonic()
-                result = take_snapshot([fm.FAMILY], db=db, client=fm.client_for(world),
-                                       now=fm.DAY0)[0]
+                result = take_snapshot(
+                    [fm.FAMILY], db=db, client=fm.client_for(world), now=fm.DAY0
+                )[0]
                 real = time.monotonic() - clock
                 row = fm.Row("large")
                 fm.check_run(db, result.run_id or 0, world.expected(), {}, row)
@@ -64,29 +70,58 @@ def large_family(sizes: list[int], quotas: list[tuple[int, int, str]], workdir: 
                 world.hub.stop()
             ok = ok and row.lost == row.duplicates == 0 and result.status == "complete"
             hub_time = world.clock.slept + real  # as long as it would take against the Hub
-            out.append({
-                "repos": size, "quota": f"{quota}/{window}s", "who": who,
-                "status": result.status, "members": result.members,
-                "requests": result.requests, "429s": limited,
-                "waited": str(timedelta(seconds=round(world.clock.slept))),
-                "hub_time": str(timedelta(seconds=round(hub_time))),
-                "real_time": f"{real:.0f} s", "lost": row.lost, "duplicates": row.duplicates,
-            })
+            out.append(
+                {
+                    "repos": size,
+                    "quota": f"{quota}/{window}s",
+                    "who": who,
+                    "status": result.status,
+                    "members": result.members,
+                    "requests": result.requests,
+                    "429s": limited,
+                    "waited": str(timedelta(seconds=round(world.clock.slept))),
+                    "hub_time": str(timedelta(seconds=round(hub_time))),
+                    "real_time": f"{real:.0f} s",
+                    "lost": row.lost,
+                    "duplicates": row.duplicates,
+                }
+            )
     columns = list(out[0])
-    print(render(Document(columns, out, title="Large family against a quota (virtual clock: "
-                          "waits are counted, not slept)"), Format.table))
+    print(
+        render(
+            Document(
+                columns,
+                out,
+                title="Large family against a quota (virtual clock: waits are counted, not slept)",
+            ),
+            Format.table,
+        )
+    )
     return ok
 
 
 def kills(quick: bool, workdir: Path) -> bool:
     clock = time.monotonic()
-    result = fm.kill_and_resume(workdir, days=2 if quick else 10, seed=3,
-                                size=40 if quick else 150, min_kills=4 if quick else 20)
-    rows = [{"days": result.days, "kills": result.kills, "killed mid-run": result.killed_running,
-             "reruns resuming a stage": result.resumed_stages,
-             "consistent after kill": result.consistent_after_kill,
-             "report equal to undisturbed": result.reports_equal}]
-    title = f"kill -9 at random moments, each followed by a rerun ({time.monotonic() - clock:.0f} s)"
+    result = fm.kill_and_resume(
+        workdir,
+        days=2 if quick else 10,
+        seed=3,
+        size=40 if quick else 150,
+        min_kills=4 if quick else 20,
+    )
+    rows = [
+        {
+            "days": result.days,
+            "kills": result.kills,
+            "killed mid-run": result.killed_running,
+            "reruns resuming a stage": result.resumed_stages,
+            "consistent after kill": result.consistent_after_kill,
+            "report equal to undisturbed": result.reports_equal,
+        }
+    ]
+    title = (
+        f"kill -9 at random moments, each followed by a rerun ({time.monotonic() - clock:.0f} s)"
+    )
     print(render(Document(list(rows[0]), rows, title=title), Format.table))
     for note in result.notes:
         print(f"  {note}")
@@ -102,8 +137,11 @@ def main() -> int:
         print()
         quotas = [(50, 10, "fake small quota")]
         if not quick:
-            quotas += [(500, 300, "anonymous"), (1000, 300, "free account (token)"),
-                       (2500, 300, "PRO (token)")]
+            quotas += [
+                (500, 300, "anonymous"),
+                (1000, 300, "free account (token)"),
+                (2500, 300, "PRO (token)"),
+            ]
         ok = large_family([1000] if quick else [5000], quotas, work) and ok
         print()
         (work / "kills").mkdir()

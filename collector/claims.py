@@ -24,17 +24,30 @@ MEASURABLE = (
     '"qwen passed llama" (in downloads)'
 )
 _SCALE = {
-    "k": 10**3, "thousand": 10**3,
-    "m": 10**6, "mn": 10**6, "million": 10**6, "millions": 10**6,
-    "b": 10**9, "bn": 10**9, "billion": 10**9, "billions": 10**9,
+    "k": 10**3,
+    "thousand": 10**3,
+    "m": 10**6,
+    "mn": 10**6,
+    "million": 10**6,
+    "millions": 10**6,
+    "b": 10**9,
+    "bn": 10**9,
+    "billion": 10**9,
+    "billions": 10**9,
 }
 _LEAD = r"(?:(?:over|more\s+than|above|at\s+least|passed|surpassed|exceeds?|exceeded|reached|hit|>=?|~|about|nearly|almost)\s*)?"
 _NUMBER = r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _UNIT = r"\s*(?P<unit>k|m|mn|b|bn|thousand|millions?|billions?)?\b"
 _METRICS = [
-    (r"monthly\s+downloads|downloads\s+(?:per|a|/)\s*month|downloads\s+in\s+the\s+last\s+30\s+days|30[- ]day\s+downloads", "downloads_30d"),
+    (
+        r"monthly\s+downloads|downloads\s+(?:per|a|/)\s*month|downloads\s+in\s+the\s+last\s+30\s+days|30[- ]day\s+downloads",
+        "downloads_30d",
+    ),
     (r"(?:total\s+|all[- ]time\s+|cumulative\s+)?downloads", "downloads_all_time"),
-    (r"derivatives?(?:\s+models?)?|derivative\s+(?:models?|repos?)|derived\s+models?", "derivatives"),
+    (
+        r"derivatives?(?:\s+models?)?|derivative\s+(?:models?|repos?)|derived\s+models?",
+        "derivatives",
+    ),
     (r"(?:official\s+)?(?:models?|repos?|checkpoints?)", "models"),
     (r"likes?", "likes"),
 ]
@@ -130,7 +143,7 @@ def verify(
     col, fam_col, off_col, scope_used = _claim_columns(claim, scope)
     rows = con.execute(
         f"""SELECT date, {col} AS value, {fam_col} AS family_value,
-                   {off_col or '0'} AS official_value
+                   {off_col or "0"} AS official_value
             FROM family_daily WHERE family = ? AND (? IS NULL OR date <= ?) ORDER BY date""",
         [family, as_of, as_of],
     ).fetchall()
@@ -169,7 +182,9 @@ def verify(
     )
     if value < claim.threshold:
         result["projection"] = projection.project(
-            con, _POINTS_SQL.format(col=col), {"family": family, "as_of": as_of},
+            con,
+            _POINTS_SQL.format(col=col),
+            {"family": family, "as_of": as_of},
             claim.threshold,
         )
     return result
@@ -268,7 +283,9 @@ def _verify_versus(
     if not ahead:
         # when A gets ahead: the gap A - B reaching 1 at its recent rate
         result["projection"] = projection.project(
-            con, _GAP_SQL.format(col=col), {"family": family, "versus": versus, "as_of": as_of},
+            con,
+            _GAP_SQL.format(col=col),
+            {"family": family, "versus": versus, "as_of": as_of},
             1,
         )
     return result

@@ -50,19 +50,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="Warehouse file.", envvar="COLLECTOR_DB", show_default="./warehouse.duckdb"),
+    typer.Option(
+        "--db", help="Warehouse file.", envvar="COLLECTOR_DB", show_default="./warehouse.duckdb"
+    ),
 ]
 FamiliesOpt = Annotated[
     str | None,
-    typer.Option("--families", help="Families TOML file.", envvar="COLLECTOR_FAMILIES",
-                 show_default="packaged"),
+    typer.Option(
+        "--families",
+        help="Families TOML file.",
+        envvar="COLLECTOR_FAMILIES",
+        show_default="packaged",
+    ),
 ]
 FamilyOpt = Annotated[str, typer.Option("--family", "-f", help="Family name.")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 SchedulesOpt = Annotated[
     str | None,
-    typer.Option("--schedules", help="Folder of schedule files (*.toml).",
-                 envvar="COLLECTOR_SCHEDULES", show_default="./schedules"),
+    typer.Option(
+        "--schedules",
+        help="Folder of schedule files (*.toml).",
+        envvar="COLLECTOR_SCHEDULES",
+        show_default="./schedules",
+    ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 SinceOpt = Annotated[
@@ -153,8 +163,10 @@ def snapshot(
     families: FamiliesOpt = None,
     resume: Annotated[
         bool,
-        typer.Option("--resume", help="Continue an interrupted snapshot where it stopped "
-                     "(else it is started over)."),
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted snapshot where it stopped (else it is started over).",
+        ),
     ] = False,
     strategy: Annotated[
         Strategy | None,
@@ -233,15 +245,15 @@ def report(
     by: Annotated[By | None, typer.Option("--by", help="Break cumulative downloads down.")] = None,
     every: Annotated[
         Every | None,
-        typer.Option("--every", help="One row per period: its last cumulative values and the "
-                     "sum of its new_downloads."),
+        typer.Option(
+            "--every",
+            help="One row per period: its last cumulative values and the sum of its new_downloads.",
+        ),
     ] = None,
     fmt: FormatOpt = Format.table,
     chart: ChartOpt = None,
     log: LogOpt = False,
-    no_chart: Annotated[
-        bool, typer.Option("--no-chart", help="No chart in the terminal.")
-    ] = False,
+    no_chart: Annotated[bool, typer.Option("--no-chart", help="No chart in the terminal.")] = False,
     db: DbOpt = None,
 ) -> None:
     """The family's cumulative-download trend, one row per day with a snapshot (or period)."""
@@ -259,8 +271,12 @@ def report(
             rows = reports.period_series(con, family, period, start, stop)
     if by is not None:
         lead = ["period", "date"] if period else ["date"]
-        data = {"family": family, "by": by.value, **({"every": period} if period else {}),
-                "series": rows}
+        data = {
+            "family": family,
+            "by": by.value,
+            **({"every": period} if period else {}),
+            "series": rows,
+        }
         title = f"{family}: downloads_all_time by {by.value}"
         title += f", every {period}" if period else ""
         # `total` (and the shares of it) are for reading: JSON keeps the groups only
@@ -269,13 +285,25 @@ def report(
         drawn = charts.report_chart(family, totalled, (), groups, log, by=by.value)
     else:
         rows = rows if period else series.rows
-        data = {"family": family, **({"every": period} if period else {}), "series": rows,
-                "anomalies": series.anomalies, "partial_days": series.partial_days}
+        data = {
+            "family": family,
+            **({"every": period} if period else {}),
+            "series": rows,
+            "anomalies": series.anomalies,
+            "partial_days": series.partial_days,
+        }
         columns = reports.PERIOD_COLUMNS if period else reports.SERIES_COLUMNS
         title = f"{family}: " + (f"every {period}" if period else "daily")
         notes = _partial_notes(series.partial_days) + _anomaly_notes(series.anomalies)
-        doc = Document(columns, rows, data, title=title, notes=notes,
-                       total=True, total_columns=["new_downloads"])
+        doc = Document(
+            columns,
+            rows,
+            data,
+            title=title,
+            notes=notes,
+            total=True,
+            total_columns=["new_downloads"],
+        )
         # the chart draws every day-run, whatever the table's periods
         drawn = charts.report_chart(family, series.rows, series.anomalies, None, log)
     _out(doc, fmt)
@@ -302,7 +330,8 @@ def _anomaly_notes(anomalies: list[dict[str, Any]]) -> list[str]:
     for a in anomalies:
         kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
     return [
-        "Anomalies: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        "Anomalies: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
         + " (see --format json)"
     ]
 
@@ -355,8 +384,7 @@ def verify(
     if result.get("projection"):
         rows.append({"field": "projected_date", "value": result["projection"]["projected_date"]})
     notes = [f"{k.capitalize()}: {_cell(k, result[k])}" for k in prose if result.get(k)]
-    doc = Document(["field", "value"], rows, result, title=f"{family}: {parsed.text}",
-                   notes=notes)
+    doc = Document(["field", "value"], rows, result, title=f"{family}: {parsed.text}", notes=notes)
     _out(doc, fmt)
     if chart:
         _save_chart(drawn, chart, simulated)
@@ -378,8 +406,11 @@ def members(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date (default: latest).")] = None,
     unlinked: Annotated[
         bool,
-        typer.Option("--unlinked", help="Instead, list repos named like the family with no lineage "
-                     "to it (asks the Hub; never counted)."),
+        typer.Option(
+            "--unlinked",
+            help="Instead, list repos named like the family with no lineage "
+            "to it (asks the Hub; never counted).",
+        ),
     ] = False,
     families: FamiliesOpt = None,
     fmt: FormatOpt = Format.table,
@@ -393,8 +424,16 @@ def members(
     if unlinked:
         _unlinked(family, families, {r["repo_id"] for r in rows}, snapshot_date, fmt)
         return
-    columns = ["repo_id", "role", "relation", "depth", "parent_id", "downloads_all_time",
-               "downloads_30d", "likes"]
+    columns = [
+        "repo_id",
+        "role",
+        "relation",
+        "depth",
+        "parent_id",
+        "downloads_all_time",
+        "downloads_30d",
+        "likes",
+    ]
     data = {"family": family, "as_of": snapshot_date, "members": rows}
     title = f"{family}: {len(rows):,} members at {snapshot_date}"
     _out(Document(columns, rows, data, title=title), fmt)
@@ -406,16 +445,28 @@ def _unlinked(
     fam = get_families([family], families)[0]
     records = discovery.unlinked(fam, HubClient(), member_ids, Problems())
     rows: list[dict[str, Any]] = [
-        {"repo_id": r.repo_id, "downloads_all_time": r.downloads_all_time,
-         "downloads_30d": r.downloads_30d, "likes": r.likes,
-         "created_at": r.created_at.date().isoformat() if r.created_at else None}
+        {
+            "repo_id": r.repo_id,
+            "downloads_all_time": r.downloads_all_time,
+            "downloads_30d": r.downloads_30d,
+            "likes": r.likes,
+            "created_at": r.created_at.date().isoformat() if r.created_at else None,
+        }
         for r in records
     ]
     total = sum(r["downloads_all_time"] or 0 for r in rows)
-    data = {"family": family, "search": fam.search, "members_as_of": as_of,
-            "unlinked": rows, "repos": len(rows), "downloads_all_time": total}
-    title = (f"{family}: {len(rows):,} repos named like {fam.search!r} with no lineage to the "
-             f"family (not counted): {total:,} downloads all-time")
+    data = {
+        "family": family,
+        "search": fam.search,
+        "members_as_of": as_of,
+        "unlinked": rows,
+        "repos": len(rows),
+        "downloads_all_time": total,
+    }
+    title = (
+        f"{family}: {len(rows):,} repos named like {fam.search!r} with no lineage to the "
+        f"family (not counted): {total:,} downloads all-time"
+    )
     columns = ["repo_id", "downloads_all_time", "downloads_30d", "likes", "created_at"]
     _out(Document(columns, rows, data, title=title), fmt)
 
@@ -458,14 +509,24 @@ def top(
         columns.insert(5, "new_downloads")
         span = f"day-runs {result['since']} to {result['until']}"
         if result["since"]:
-            notes.append(f"new_downloads: downloads counted between the {result['counted_from']} "
-                         f"and {result['until']} snapshots")
+            notes.append(
+                f"new_downloads: downloads counted between the {result['counted_from']} "
+                f"and {result['until']} snapshots"
+            )
     else:
         span = f"at {result['until']}"
     title = f"{family}: top {len(result['rows'])} of {result['repos']:,} repos by {metric}, {span}"
-    doc = Document(columns, result["rows"], result, title=title, notes=notes, total=True,
-                   total_columns=["downloads_all_time", "downloads_30d", "likes", "new_downloads"],
-                   percent_of=metric, percent_base=total)
+    doc = Document(
+        columns,
+        result["rows"],
+        result,
+        title=title,
+        notes=notes,
+        total=True,
+        total_columns=["downloads_all_time", "downloads_30d", "likes", "new_downloads"],
+        percent_of=metric,
+        percent_base=total,
+    )
     _out(doc, fmt)
 
 
@@ -494,8 +555,12 @@ def compare_cmd(
     since: SinceOpt = None,
     until: UntilOpt = None,
     align: Annotated[
-        Align, typer.Option("--align", help="Dates every family has a snapshot on (common), or "
-                            "every date, carrying each family's last value forward.")
+        Align,
+        typer.Option(
+            "--align",
+            help="Dates every family has a snapshot on (common), or "
+            "every date, carrying each family's last value forward.",
+        ),
     ] = Align.common,
     fmt: FormatOpt = Format.table,
     chart: ChartOpt = None,
@@ -514,8 +579,9 @@ def compare_cmd(
     title = f"{' vs '.join(families)}: {metric.value} ({align.value} dates)"
     notes = compare.sentences(result)
     if align is Align.carry_forward:
-        notes.append("carry-forward: a family with no day-run on a date shows its last "
-                     "earlier value")
+        notes.append(
+            "carry-forward: a family with no day-run on a date shows its last earlier value"
+        )
     doc = Document(["date", *families], result["series"], result, title=title, notes=notes)
     _out(doc, fmt)
     if chart:
@@ -582,8 +648,10 @@ def badge(
         typer.echo(made["svg"], nl=False)
         return
     target.write_text(made["svg"], encoding="utf-8")
-    typer.echo(f"{target}: {made['label']} {made['text']} "
-               f"({made['metric']} {made['value']:,} at {made['date']})")
+    typer.echo(
+        f"{target}: {made['label']} {made['text']} "
+        f"({made['metric']} {made['value']:,} at {made['date']})"
+    )
 
 
 def _writable(path: Path, option: str) -> Path:
@@ -649,8 +717,13 @@ def daemon(
 ) -> None:
     """Take the schedules' snapshots until SIGTERM/SIGINT, logging each run on stderr."""
     loaded = load_schedules(schedules, families)
-    code = Daemon(loaded, db=db, families_file=families, stop_wait=stop_wait,
-                  log=lambda line: typer.echo(line, err=True)).serve()
+    code = Daemon(
+        loaded,
+        db=db,
+        families_file=families,
+        stop_wait=stop_wait,
+        log=lambda line: typer.echo(line, err=True),
+    ).serve()
     if code:  # a run is stuck in its worker thread, which would hold the interpreter open
         sys.stderr.flush()
         os._exit(code)

@@ -24,11 +24,17 @@ from collector.stage import Stage
 
 ROOT_KINDS = ("author", "repo")  # listings that define the family's official repos
 STAT_FIELDS = ("requests", "retries", "rate_limited")
-_TASK_SCHEMA = pa.schema([
-    ("task_id", pa.int32()), ("kind", pa.string()), ("target", pa.string()),
-    ("depth", pa.int32()), ("state", pa.string()), ("next_url", pa.string()),
-    ("error", pa.string()),
-])
+_TASK_SCHEMA = pa.schema(
+    [
+        ("task_id", pa.int32()),
+        ("kind", pa.string()),
+        ("target", pa.string()),
+        ("depth", pa.int32()),
+        ("state", pa.string()),
+        ("next_url", pa.string()),
+        ("error", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -137,16 +143,20 @@ class Crawl:
 
     def flush(self) -> None:
         """Commit everything saved since the last commit, in one transaction."""
-        tasks = [(t.task_id, t.kind, t.target, t.depth, state, t.next_url, error)
-                 for t, state, error in self._changed.values()]
+        tasks = [
+            (t.task_id, t.kind, t.target, t.depth, state, t.next_url, error)
+            for t, state, error in self._changed.values()
+        ]
         batch = pa.Table.from_pylist(
             [dict(zip(_TASK_SCHEMA.names, row, strict=True)) for row in tasks],
             schema=_TASK_SCHEMA,
         )
-        problems = {k: (n, self.problems.examples.get(k, ""))
-                    for k, n in self.problems.counts.items()}
-        counters = json.dumps({**self.stats(), "problems": problems,
-                               "seen": sorted(self.problems.seen)})
+        problems = {
+            k: (n, self.problems.examples.get(k, "")) for k, n in self.problems.counts.items()
+        }
+        counters = json.dumps(
+            {**self.stats(), "problems": problems, "seen": sorted(self.problems.seen)}
+        )
         self.db.execute("BEGIN TRANSACTION")
         try:
             self.stage.add(self._records)

@@ -98,16 +98,15 @@ class LineageDiscovery:
     ) -> None:
         crawl = Crawl(stage, client.stats, problems)
         if not crawl.started:
-            crawl.begin([("author", a) for a in family.authors]
-                        + [("repo", r) for r in family.repos])
+            crawl.begin(
+                [("author", a) for a in family.authors] + [("repo", r) for r in family.repos]
+            )
         try:
             self._crawl(family, client, crawl, progress)
         finally:
             crawl.flush()
 
-    def _crawl(
-        self, family: Family, client: HubClient, crawl: Crawl, progress: Progress
-    ) -> None:
+    def _crawl(self, family: Family, client: HubClient, crawl: Crawl, progress: Progress) -> None:
         def follows(depth: int) -> bool:
             return family.derivatives and (family.max_depth is None or depth < family.max_depth)
 
@@ -126,8 +125,9 @@ class LineageDiscovery:
                 crawl.fail(task, str(exc))
                 raise
             failed_in_a_row = 0
-            progress("page", repos=crawl.fetched, requests=client.stats.requests,
-                     queued=crawl.queued)
+            progress(
+                "page", repos=crawl.fetched, requests=client.stats.requests, queued=crawl.queued
+            )
 
     @staticmethod
     def _run_task(
@@ -144,8 +144,7 @@ class LineageDiscovery:
                 crawl.save_page(task, [], None, [])
                 return
             records = _parse([item], crawl.problems)
-            crawl.save_page(task, records, None,
-                            [(r.repo_id, 0) for r in records if follows(0)])
+            crawl.save_page(task, records, None, [(r.repo_id, 0) for r in records if follows(0)])
             return
         if task.kind == "author":
             params = client.listing_params(author=task.target)
@@ -154,8 +153,11 @@ class LineageDiscovery:
         child_depth = 0 if task.kind == "author" else task.depth + 1
         for page in client.pages(params, start_url=task.next_url):
             records = _parse(page.items, crawl.problems)
-            takes = [r for r in records
-                     if task.kind != "author" or family.is_official(r.repo_id, r.author)]
+            takes = [
+                r
+                for r in records
+                if task.kind != "author" or family.is_official(r.repo_id, r.author)
+            ]
             parents = [(r.repo_id, child_depth) for r in takes if follows(child_depth)]
             crawl.save_page(task, records, page.next_url, parents)
 
@@ -206,8 +208,13 @@ class HubDiscovery:
                         records = _parse(page.items, crawl.problems)
                         crawl.save_page(task, records, page.next_url, [])
                         pages += 1
-                        progress("page", repos=crawl.fetched, requests=client.stats.requests,
-                                 pages=pages, expected=self.expected_models)
+                        progress(
+                            "page",
+                            repos=crawl.fetched,
+                            requests=client.stats.requests,
+                            pages=pages,
+                            expected=self.expected_models,
+                        )
                 except (HubError, HubUnreachable) as exc:
                     crawl.fail(task, str(exc))
                     raise

@@ -43,22 +43,45 @@ class SimRepo:
     recent: list[int] | None = None  # daily downloads of the last 30 days
 
 
-def _simulate(org: str, prefix: str, n_official: int, n_derived: int, scale: int,
-              history: tuple[int, int], rng: random.Random) -> list[SimRepo]:
+def _simulate(
+    org: str,
+    prefix: str,
+    n_official: int,
+    n_derived: int,
+    scale: int,
+    history: tuple[int, int],
+    rng: random.Random,
+) -> list[SimRepo]:
     repos: list[SimRepo] = []
     for i in range(n_official):
         created = START - timedelta(days=rng.randint(30, 700))
         rate = scale * rng.lognormvariate(0, 1.2)
-        repos.append(SimRepo(f"{org}/{prefix}-{i + 1}B", created, int(rate * rng.randint(*history)),
-                             rate, rng.randint(10, 2000)))
+        repos.append(
+            SimRepo(
+                f"{org}/{prefix}-{i + 1}B",
+                created,
+                int(rate * rng.randint(*history)),
+                rate,
+                rng.randint(10, 2000),
+            )
+        )
     for i in range(n_derived):
         parent = rng.choice(repos)
         relation = rng.choice(RELATIONS)
         created = parent.created + timedelta(days=rng.randint(1, 120))
         rate = parent.rate * rng.uniform(0.001, 0.05)
         age = max(0, (START - created).days)
-        repos.append(SimRepo(f"user{i % 97}/{prefix}-{relation}-{i}", created,
-                             int(rate * age), rate, rng.randint(0, 50), parent.repo_id, relation))
+        repos.append(
+            SimRepo(
+                f"user{i % 97}/{prefix}-{relation}-{i}",
+                created,
+                int(rate * age),
+                rate,
+                rng.randint(0, 50),
+                parent.repo_id,
+                relation,
+            )
+        )
     return repos
 
 
@@ -71,9 +94,14 @@ def build_example(path: str | Path) -> Path:
             Path(f"{p}{suffix}").unlink(missing_ok=True)
     rng = random.Random(SEED)
     families = {
-        "qwen": (Family("qwen", ("Qwen",)), _simulate("Qwen", "Qwen3", 24, 240, 66_000, (30, 200), rng)),
-        "llama": (Family("llama", ("meta-llama",)),
-                  _simulate("meta-llama", "Llama-3", 12, 120, 40_000, (200, 600), rng)),
+        "qwen": (
+            Family("qwen", ("Qwen",)),
+            _simulate("Qwen", "Qwen3", 24, 240, 66_000, (30, 200), rng),
+        ),
+        "llama": (
+            Family("llama", ("meta-llama",)),
+            _simulate("meta-llama", "Llama-3", 12, 120, 40_000, (200, 600), rng),
+        ),
     }
     # A deletion and a counter revision, so the example shows both kinds of anomaly.
     families["qwen"][1][30].deleted_on = 25

@@ -83,7 +83,9 @@ def load_families(path: str | os.PathLike[str] | None = None) -> dict[str, Famil
     return {name: _parse_family(src, name, spec) for name, spec in table.items()}
 
 
-def get_families(names: list[str] | None, path: str | os.PathLike[str] | None = None) -> list[Family]:
+def get_families(
+    names: list[str] | None, path: str | os.PathLike[str] | None = None
+) -> list[Family]:
     """The named families (all of them when names is empty), in the order asked."""
     known = load_families(path)
     if not names:
@@ -134,7 +136,9 @@ def _parse_family(src: Path, name: str, spec: object) -> Family:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise UsageError(f"{where}: field 'name_pattern': bad regular expression ({exc})") from None
+            raise UsageError(
+                f"{where}: field 'name_pattern': bad regular expression ({exc})"
+            ) from None
     search = spec.get("search", name)
     if not isinstance(search, str) or not search.strip():
         raise UsageError(f"{where}: field 'search': must be a non-empty string")

@@ -232,7 +232,11 @@ class HubClient:
                 if self.stats.requests == 1:
                     raise HubUnreachable(_unreachable(self.endpoint, exc)) from None
                 error = f"connection failed ({_reason(exc)})"
-            except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
+            except (
+                httpx2.TimeoutException,
+                httpx2.NetworkError,
+                httpx2.RemoteProtocolError,
+            ) as exc:
                 error = f"network error ({_reason(exc)})"
             if attempt == self.max_retries:
                 break
@@ -279,7 +283,9 @@ class HubClient:
             self.stats.window = info.window_seconds
         self._reset_at = self.clock() + info.reset_in_seconds
         delay = pace_delay(
-            info.remaining, info.reset_in_seconds, info.limit or self.stats.quota,
+            info.remaining,
+            info.reset_in_seconds,
+            info.limit or self.stats.quota,
             self.reset_margin,
         )
         if delay:

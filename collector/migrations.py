@@ -228,7 +228,9 @@ def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
     todo = pending(db)
     if not todo:
         return []
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)"
+    )
     for name, fn in MIGRATIONS:
         if name not in todo:
             continue

@@ -187,7 +187,9 @@ def _range(family: str, since: date | None, until: date | None) -> tuple[str, li
     return " AND ".join(where), params
 
 
-def day_run(con: duckdb.DuckDBPyConnection, family: str, as_of: date | None) -> dict[str, Any] | None:
+def day_run(
+    con: duckdb.DuckDBPyConnection, family: str, as_of: date | None
+) -> dict[str, Any] | None:
     """The day-run in force at a date: the last complete snapshot on or before it."""
     check_family(con, family)
     rows = _rows(
@@ -228,8 +230,13 @@ def why(con: duckdb.DuckDBPyConnection, family: str, repo_id: str) -> dict[str, 
            ORDER BY (lower(r.repo_id) = lower(?)) DESC LIMIT 1""",
         [repo_id, repo_id, repo_id],
     )
-    answer: dict[str, Any] = {"family": family, "repo_id": repo_id, "member": False,
-                              "as_of": run["date"].isoformat() if run else None, "chain": []}
+    answer: dict[str, Any] = {
+        "family": family,
+        "repo_id": repo_id,
+        "member": False,
+        "as_of": run["date"].isoformat() if run else None,
+        "chain": [],
+    }
     if run is None or not found:
         answer["reason"] = (
             f"{repo_id} was never seen in a snapshot of {family}: it has no base_model lineage "
@@ -278,8 +285,16 @@ def why(con: duckdb.DuckDBPyConnection, family: str, repo_id: str) -> dict[str, 
 
 
 TOP_METRICS = ("downloads_all_time", "new_downloads", "downloads_30d", "likes")
-TOP_COLUMNS = ["rank", "repo_id", "role", "relation", "depth", "downloads_all_time",
-               "downloads_30d", "likes"]
+TOP_COLUMNS = [
+    "rank",
+    "repo_id",
+    "role",
+    "relation",
+    "depth",
+    "downloads_all_time",
+    "downloads_30d",
+    "likes",
+]
 
 # `top --by new_downloads`: each repo's new_downloads summed over the day-runs of the
 # range; role and relation as of its last day-run there. Summed over every repo, this is
@@ -325,8 +340,16 @@ def top(
             "pick it with --until"
         )
     run = day_run(con, family, until)
-    result: dict[str, Any] = {"family": family, "by": by, "since": None, "until": None,
-                              "counted_from": None, "family_total": None, "repos": 0, "rows": []}
+    result: dict[str, Any] = {
+        "family": family,
+        "by": by,
+        "since": None,
+        "until": None,
+        "counted_from": None,
+        "family_total": None,
+        "repos": 0,
+        "rows": [],
+    }
     if run is None:
         return result
     if by == "new_downloads":
@@ -335,8 +358,11 @@ def top(
                WHERE family = ? AND date >= coalesce(?, date) AND date <= ?""",
             [family, since, run["date"]],
         ).fetchall()[0]
-        rows = _rows(con, TOP_NEW_SQL, {"family": family, "since": since,
-                                        "until": run["date"], "end_run": run["run_id"]})
+        rows = _rows(
+            con,
+            TOP_NEW_SQL,
+            {"family": family, "since": since, "until": run["date"], "end_run": run["run_id"]},
+        )
         total = bounds[2]
         result["since"] = bounds[0].isoformat() if bounds[0] else None
         # a day-run's new downloads are those since the previous day-run

@@ -49,8 +49,9 @@ def fingerprint(family: Family, strategy: str) -> str:
     """What a stage must have been made for to be resumed: the family's definition."""
     spec = asdict(family)
     spec.pop("source", None)
-    return json.dumps({"family": spec, "strategy": strategy, "version": STAGE_VERSION},
-                      sort_keys=True)
+    return json.dumps(
+        {"family": spec, "strategy": strategy, "version": STAGE_VERSION}, sort_keys=True
+    )
 
 
 def open_stage(
@@ -74,8 +75,10 @@ def open_stage(
                 return OpenStage(stage, path, stage_id, datetime.fromisoformat(started), True), None
             stage.close()
             discarded = (
-                "its family definition changed" if not ok else "--resume was not given"
-            ) if started else "it was empty"
+                ("its family definition changed" if not ok else "--resume was not given")
+                if started
+                else "it was empty"
+            )
         else:
             discarded = "its file was unreadable"
         discard(path)
@@ -83,8 +86,11 @@ def open_stage(
     stage = _connect(path)
     crawl.prepare(stage)
     stage_id = uuid.uuid4().hex
-    for key, value in (("fingerprint", wanted), ("started_at", now.isoformat()),
-                       ("stage_id", stage_id)):
+    for key, value in (
+        ("fingerprint", wanted),
+        ("started_at", now.isoformat()),
+        ("stage_id", stage_id),
+    ):
         crawl.set_meta(stage, key, value)
     return OpenStage(stage, path, stage_id, now, False), discarded
 

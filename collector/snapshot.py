@@ -114,8 +114,14 @@ def take_snapshot(
     for choice in plan.choices:
         if choice.strategy != "hub":
             by_name[choice.family.name] = _snapshot_family(
-                choice.family, db, client, now, progress, resume,
-                strategy=get_strategy(choice.strategy), estimate=choice.estimate,
+                choice.family,
+                db,
+                client,
+                now,
+                progress,
+                resume,
+                strategy=get_strategy(choice.strategy),
+                estimate=choice.estimate,
             )
     return [by_name[c.family.name] for c in plan.choices]
 
@@ -156,14 +162,20 @@ def _snapshot_family(
         return done
     started_at = opened.started_at
     estimate = estimate or strategy.estimate([family], client)
-    progress("start", family=family.name, strategy=strategy.name, estimate=estimate,
-             resumed=opened.resumed)
+    progress(
+        "start",
+        family=family.name,
+        strategy=strategy.name,
+        estimate=estimate,
+        resumed=opened.resumed,
+    )
     before = _counts(client)
     clock = time.monotonic()
     stage = opened.stage
     problems = load_problems(stage)
-    result = RunResult(None, family.name, started_at, "complete", strategy.name,
-                       resumed=opened.resumed)
+    result = RunResult(
+        None, family.name, started_at, "complete", strategy.name, resumed=opened.resumed
+    )
     try:
         after_crawl = None
         try:
@@ -246,11 +258,13 @@ def _snapshot_hub(
         if discarded:
             progress("discarded", family="whole-Hub crawl", why=discarded)
         try:
-            done = {f.name: r for f in families
-                    if (r := _committed(con, opened.stage_id, f.name)) is not None}
+            done = {
+                f.name: r
+                for f in families
+                if (r := _committed(con, opened.stage_id, f.name)) is not None
+            }
             todo = [f for f in families if f.name not in done]
-            if opened.resumed and any(_last_started(con, f.name) > opened.started_at
-                                      for f in todo):
+            if opened.resumed and any(_last_started(con, f.name) > opened.started_at for f in todo):
                 opened.stage.close()  # a later snapshot was taken since: start over
                 discard(path)
                 opened, _ = open_stage(path, HUB_CRAWL, "hub", now, False)
@@ -269,8 +283,13 @@ def _snapshot_hub(
         return [results[f.name] for f in families]
     stage = opened.stage
     stage.db.execute(f"SET memory_limit = '{CRAWL_MEMORY_LIMIT}'")
-    progress("start", family=", ".join(f.name for f in todo), strategy="hub",
-             estimate=plan.hub, resumed=opened.resumed)
+    progress(
+        "start",
+        family=", ".join(f.name for f in todo),
+        strategy="hub",
+        estimate=plan.hub,
+        resumed=opened.resumed,
+    )
     before = _counts(client)
     clock = time.monotonic()
     problems = load_problems(stage)
@@ -287,8 +306,9 @@ def _snapshot_hub(
         progress("staging", repos=stage.rows)
         stage.finish()
         for family in todo:
-            result = RunResult(None, family.name, opened.started_at, "complete", "hub",
-                               resumed=opened.resumed)
+            result = RunResult(
+                None, family.name, opened.started_at, "complete", "hub", resumed=opened.resumed
+            )
             _count_requests(result, stage, client, before, after_crawl)
             result.problems = dict(problems.counts)
             result.rejected = problems.total
@@ -373,17 +393,44 @@ def _committed(
     ).fetchall()
     if not row:
         return None
-    (run_id, family, started_at, status, strategy, seen, members, requests, retries,
-     limited, rejected, stale, error) = row[0]
+    (
+        run_id,
+        family,
+        started_at,
+        status,
+        strategy,
+        seen,
+        members,
+        requests,
+        retries,
+        limited,
+        rejected,
+        stale,
+        error,
+    ) = row[0]
     official = con.execute(
         "SELECT count(*) FROM membership WHERE family = ? AND ? BETWEEN first_run AND last_run "
         "AND role = 'official'",
         [family, run_id],
     ).fetchall()[0][0]
-    return RunResult(run_id, family, started_at, status, strategy, repos_seen=seen,
-                     members=members, official=official, derivatives=members - official,
-                     requests=requests, retries=retries, rate_limited=limited,
-                     rejected=rejected, stale=stale, error=error, resumed=True)
+    return RunResult(
+        run_id,
+        family,
+        started_at,
+        status,
+        strategy,
+        repos_seen=seen,
+        members=members,
+        official=official,
+        derivatives=members - official,
+        requests=requests,
+        retries=retries,
+        rate_limited=limited,
+        rejected=rejected,
+        stale=stale,
+        error=error,
+        resumed=True,
+    )
 
 
 def _check_clock(con: duckdb.DuckDBPyConnection, family: str, started_at: datetime) -> None:
@@ -431,9 +478,22 @@ def _insert_run(con: duckdb.DuckDBPyConnection, r: RunResult, stage_id: str | No
                           problems, stage_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id
         """,
-        [r.family, r.started_at, datetime.now(UTC).replace(tzinfo=None), r.status, r.strategy,
-         r.repos_seen, r.members, r.requests, r.retries, r.rejected, r.error, r.rate_limited,
-         json.dumps(r.problems, sort_keys=True) if r.problems else None, stage_id],
+        [
+            r.family,
+            r.started_at,
+            datetime.now(UTC).replace(tzinfo=None),
+            r.status,
+            r.strategy,
+            r.repos_seen,
+            r.members,
+            r.requests,
+            r.retries,
+            r.rejected,
+            r.error,
+            r.rate_limited,
+            json.dumps(r.problems, sort_keys=True) if r.problems else None,
+            stage_id,
+        ],
     ).fetchall()
     return int(row[0][0])
 
@@ -479,8 +539,7 @@ def _write(
     run_id = _insert_run(con, result, stage_id)
     result.run_id = run_id
     prev = con.execute(
-        "SELECT max(run_id) FROM runs WHERE family = ? AND list_contains(?, status) "
-        "AND run_id < ?",
+        "SELECT max(run_id) FROM runs WHERE family = ? AND list_contains(?, status) AND run_id < ?",
         [family, list(COUNTED), run_id],
     ).fetchall()
     prev_run = prev[0][0]
@@ -580,8 +639,14 @@ def _write(
     if result.status == "partial" and prev_run is not None:
         _carry_stale(con, family, result, run_id, prev_run)
     _extend_intervals(
-        con, "membership", ["repo_key"], ["role", "relation", "depth", "parent_key"],
-        "snap_members", family, run_id, prev_run,
+        con,
+        "membership",
+        ["repo_key"],
+        ["role", "relation", "depth", "parent_key"],
+        "snap_members",
+        family,
+        run_id,
+        prev_run,
     )
     con.execute(
         """
@@ -601,8 +666,14 @@ def _write(
             {"run": run_id, "family": family, "prev": prev_run},
         )
     _extend_intervals(
-        con, "edges", ["child_key", "parent_id", "relation"], [],
-        "snap_member_edges", family, run_id, prev_run,
+        con,
+        "edges",
+        ["child_key", "parent_id", "relation"],
+        [],
+        "snap_member_edges",
+        family,
+        run_id,
+        prev_run,
     )
     # 4. The daily rollup that reports read (collector/rollup.py).
     rollup.refresh(con, family)

@@ -35,8 +35,12 @@ ITEM_SCHEMA = pa.schema(
     ]
 )
 EDGE_SCHEMA = pa.schema(
-    [("seq", pa.int64()), ("child_id", pa.string()), ("parent_id", pa.string()),
-     ("relation", pa.string())]
+    [
+        ("seq", pa.int64()),
+        ("child_id", pa.string()),
+        ("parent_id", pa.string()),
+        ("relation", pa.string()),
+    ]
 )
 
 
@@ -63,7 +67,9 @@ class Stage:
             self.db.execute("CREATE TABLE raw_edges AS SELECT * FROM _empty_edges")
             self.db.unregister("_empty_items")
             self.db.unregister("_empty_edges")
-        row = self.db.execute("SELECT coalesce(max(seq) + 1, 0), count(*) FROM raw_items").fetchall()
+        row = self.db.execute(
+            "SELECT coalesce(max(seq) + 1, 0), count(*) FROM raw_items"
+        ).fetchall()
         self._seq, self.rows = int(row[0][0]), int(row[0][1])
         self._renames: list[tuple[str, str, str | None]] = []
 
@@ -118,8 +124,9 @@ class Stage:
         if not repos:
             return []
         ids, hub_ids = zip(*repos, strict=True)
-        wanted = pa.table({"repo_id": pa.array(ids, pa.string()),
-                           "hub_id": pa.array(hub_ids, pa.string())})
+        wanted = pa.table(
+            {"repo_id": pa.array(ids, pa.string()), "hub_id": pa.array(hub_ids, pa.string())}
+        )
         self.db.register("_wanted", wanted)
         try:
             rows = self.db.execute(
@@ -141,10 +148,17 @@ class Stage:
 
     def renames_table(self) -> pa.Table:
         """Renames found in this snapshot: old_id, new_id, hub_id."""
-        old, new, hub = (list(col) for col in zip(*self._renames, strict=True)) if self._renames else ([], [], [])
+        old, new, hub = (
+            (list(col) for col in zip(*self._renames, strict=True))
+            if self._renames
+            else ([], [], [])
+        )
         return pa.table(
-            {"old_id": pa.array(old, pa.string()), "new_id": pa.array(new, pa.string()),
-             "hub_id": pa.array(hub, pa.string())}
+            {
+                "old_id": pa.array(old, pa.string()),
+                "new_id": pa.array(new, pa.string()),
+                "hub_id": pa.array(hub, pa.string()),
+            }
         )
 
     def finish(self) -> None:

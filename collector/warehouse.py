@@ -47,8 +47,11 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
                 raise WarehouseError(f"cannot open warehouse {path}: {_first_line(text)}") from None
             if time.monotonic() >= deadline:
                 holder = _lock_holder(text)
-                why = ("a snapshot is committing" if read_only
-                       else "another process is reading or writing it")
+                why = (
+                    "a snapshot is committing"
+                    if read_only
+                    else "another process is reading or writing it"
+                )
                 raise WarehouseBusy(
                     f"warehouse {path} is busy{holder}; waited {wait:g}s "
                     f"({why}; try again, or raise COLLECTOR_LOCK_WAIT)"
@@ -56,9 +59,7 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
         except duckdb.Error as exc:
-            raise WarehouseError(
-                f"cannot open warehouse {path}: {_first_line(str(exc))}"
-            ) from None
+            raise WarehouseError(f"cannot open warehouse {path}: {_first_line(str(exc))}") from None
 
 
 @contextmanager

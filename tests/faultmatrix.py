@@ -106,7 +106,9 @@ class World:
                 likes=max(0, item["likes"] + self.rng.randint(-2, 3)),
             )
         victim = self.rng.choice(self.members)
-        self.hub.set(victim, downloads_all_time=max(0, self.hub.get(victim)["downloadsAllTime"] - 7))
+        self.hub.set(
+            victim, downloads_all_time=max(0, self.hub.get(victim)["downloadsAllTime"] - 7)
+        )
 
     def expected(self) -> dict[str, tuple[int, int, int]]:
         """repo id -> (downloads_all_time, downloads_30d, likes) as the Hub holds them now."""
@@ -121,24 +123,34 @@ def build_world(settings: Settings, rng: random.Random, **hub_args: Any) -> Worl
     """A family of `settings.size` repos (a tenth official, derivatives to depth 3) plus
     noise: repos of the same author outside the family, and unrelated repos."""
     clock = VirtualClock()
-    hub = FakeHub(max_page_size=settings.page_size, clock=clock.now, slow_seconds=0.5,
-                  **hub_args).start()
+    hub = FakeHub(
+        max_page_size=settings.page_size, clock=clock.now, slow_seconds=0.5, **hub_args
+    ).start()
     officials = max(2, settings.size // 10)
     members: list[str] = []
     depth_of: dict[str, int] = {}
     for i in range(officials):
         repo = f"acme/fam-{i}"
-        hub.add(repo, downloads_all_time=rng.randint(1000, 10**6), downloads=rng.randint(0, 999),
-                likes=rng.randint(0, 50))
+        hub.add(
+            repo,
+            downloads_all_time=rng.randint(1000, 10**6),
+            downloads=rng.randint(0, 999),
+            likes=rng.randint(0, 50),
+        )
         members.append(repo)
         depth_of[repo] = 0
     relations = ["finetune", "quantized", "adapter", "merge", None]
     for i in range(settings.size - officials):
         parent = rng.choice([m for m in members if depth_of[m] < 3])
         repo = f"user{i % 7}/d-{i}"
-        hub.add_derivative(repo, parent=parent, relation=rng.choice(relations),
-                           downloads_all_time=rng.randint(0, 10**5),
-                           downloads=rng.randint(0, 99), likes=rng.randint(0, 9))
+        hub.add_derivative(
+            repo,
+            parent=parent,
+            relation=rng.choice(relations),
+            downloads_all_time=rng.randint(0, 10**5),
+            downloads=rng.randint(0, 99),
+            likes=rng.randint(0, 9),
+        )
         members.append(repo)
         depth_of[repo] = depth_of[parent] + 1
     noise = []
@@ -156,8 +168,10 @@ Inject = Callable[[World, int, Settings], None]  # world, requests of a snapshot
 def _transient(kind: str) -> Inject:
     def inject(world: World, requests: int, settings: Settings) -> None:
         for _ in range(settings.bursts):  # each burst shorter than the client's retries
-            world.hub.inject(kind, times=world.rng.randint(1, 3),
-                             after=world.rng.randrange(max(1, requests)))
+            world.hub.inject(
+                kind, times=world.rng.randint(1, 3), after=world.rng.randrange(max(1, requests))
+            )
+
     return inject
 
 
@@ -168,6 +182,7 @@ def _repeat(world: World, requests: int, settings: Settings) -> None:
 def _shifting(world: World, requests: int, settings: Settings) -> None:
     """After each page, a repo of the family's author that is not a member appears or
     disappears, so the author's listing shifts under the cursor."""
+
     def shift(page: int) -> None:
         if page % 2 == 0:  # pages are numbered over the hub's life: names never repeat
             world.noise.append(world.hub.add(f"acme/other-new-{page}", downloads_all_time=1)["id"])
@@ -183,8 +198,9 @@ def _garbage(world: World, requests: int, settings: Settings) -> None:
         world.hub.set(repo, weirdField={"nested": [1, None]}, gated="maybe")
     n = world.hub.request_count()
     world.hub.add(f"acme/junk-{n}", id="not a repo id!!")
-    world.hub.add(f"acme/junk2-{n}", _id=f"zz-{n}", downloads_all_time=-5, likes="many",
-                  created_at="someday")
+    world.hub.add(
+        f"acme/junk2-{n}", _id=f"zz-{n}", downloads_all_time=-5, likes="many", created_at="someday"
+    )
     world.noise += [f"acme/junk-{n}", f"acme/junk2-{n}"]
 
 
@@ -231,16 +247,23 @@ SCENARIOS = [
 # -- running and checking ---------------------------------------------------------------
 def client_for(world: World) -> HubClient:
     """A client as in production, but sleeping on the world's virtual clock."""
-    return HubClient(endpoint=world.hub.url, token=False, retry_wait=1.0, timeout=0.25,
-                     sleep=world.clock.sleep, clock=world.clock.now)
+    return HubClient(
+        endpoint=world.hub.url,
+        token=False,
+        retry_wait=1.0,
+        timeout=0.25,
+        sleep=world.clock.sleep,
+        clock=world.clock.now,
+    )
 
 
 def snapshot_until_done(world: World, db: Path, when: datetime, row: Row) -> int:
     """Snapshot as the daemon does: on failure, resume (up to 3 attempts). Returns run_id."""
     for attempt in range(3):
         try:
-            result = take_snapshot([FAMILY], db=db, client=client_for(world), now=when,
-                                   resume=attempt > 0)[0]
+            result = take_snapshot(
+                [FAMILY], db=db, client=client_for(world), now=when, resume=attempt > 0
+            )[0]
         except SnapshotFailed as exc:
             row.rate_limited += exc.result.rate_limited
             row.retries += exc.result.retries
@@ -256,8 +279,11 @@ def snapshot_until_done(world: World, db: Path, when: datetime, row: Row) -> int
 
 
 def check_run(
-    db: Path, run_id: int, expected: dict[str, tuple[int, int, int]],
-    previous: dict[str, tuple[int, int, int]], row: Row,
+    db: Path,
+    run_id: int,
+    expected: dict[str, tuple[int, int, int]],
+    previous: dict[str, tuple[int, int, int]],
+    row: Row,
 ) -> None:
     """Compare the members stored for a run with the Hub's; count duplicates and losses.
 
@@ -269,10 +295,13 @@ def check_run(
                WHERE family = ? AND run_id = ?""",
             [FAMILY.name, run_id],
         ).fetchall()
-        stale = {r[0] for r in con.execute(
-            "SELECT r.repo_id FROM stale s JOIN repos r USING (repo_key) WHERE s.run_id = ?",
-            [run_id],
-        ).fetchall()}
+        stale = {
+            r[0]
+            for r in con.execute(
+                "SELECT r.repo_id FROM stale s JOIN repos r USING (repo_key) WHERE s.run_id = ?",
+                [run_id],
+            ).fetchall()
+        }
         count_dups = con.execute(
             "SELECT count(*) - count(DISTINCT (repo_key, run_id)) FROM counts"
         ).fetchall()[0][0]
@@ -332,17 +361,41 @@ def run_matrix(settings: Settings, workdir: Path) -> list[Row]:
     return [run_scenario(s, settings, workdir) for s in SCENARIOS]
 
 
-COLUMNS = ["fault", "runs", "snapshots", "completed", "partial", "resumed", "stored",
-           "expected", "duplicates", "lost", "extra", "429s", "retries"]
+COLUMNS = [
+    "fault",
+    "runs",
+    "snapshots",
+    "completed",
+    "partial",
+    "resumed",
+    "stored",
+    "expected",
+    "duplicates",
+    "lost",
+    "extra",
+    "429s",
+    "retries",
+]
 
 
 def table_rows(rows: list[Row]) -> list[dict[str, Any]]:
     """The matrix as rows for collector.render (the one table renderer)."""
     return [
-        {"fault": r.fault, "runs": r.runs, "snapshots": r.snapshots, "completed": r.completed,
-         "partial": r.partial, "resumed": r.resumed, "stored": r.stored, "expected": r.expected,
-         "duplicates": r.duplicates, "lost": r.lost, "extra": r.extra, "429s": r.rate_limited,
-         "retries": r.retries}
+        {
+            "fault": r.fault,
+            "runs": r.runs,
+            "snapshots": r.snapshots,
+            "completed": r.completed,
+            "partial": r.partial,
+            "resumed": r.resumed,
+            "stored": r.stored,
+            "expected": r.expected,
+            "duplicates": r.duplicates,
+            "lost": r.lost,
+            "extra": r.extra,
+            "429s": r.rate_limited,
+            "retries": r.retries,
+        }
         for r in rows
     ]
 
@@ -370,10 +423,13 @@ def _report(db: Path) -> Any:
     if not db.exists():
         return [], []  # as an empty warehouse shows it
     with duckdb.connect(str(db), read_only=True) as con:
-        views = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables").fetchall()}
+        views = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         if "family_daily" not in views:  # killed while creating the schema: no run yet
-            assert "runs" not in views or not con.execute("SELECT count(*) FROM runs").fetchall()[0][0]
+            assert (
+                "runs" not in views or not con.execute("SELECT count(*) FROM runs").fetchall()[0][0]
+            )
             return [], []
         series = con.execute(
             "SELECT * EXCLUDE (run_id, started_at) FROM family_daily ORDER BY date"
@@ -407,18 +463,24 @@ def kill_and_resume(
     )
     root = Path(__file__).resolve().parent.parent
     base_env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
-    base_env.update(COLLECTOR_FAMILIES=str(families), HF_ENDPOINT=world.hub.url,
-                    HF_HOME=str(workdir / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1",
-                    COLLECTOR_RETRY_WAIT="0.01", COLLECTOR_LOCK_WAIT="10",
-                    PYTHONPATH=str(root))
+    base_env.update(
+        COLLECTOR_FAMILIES=str(families),
+        HF_ENDPOINT=world.hub.url,
+        HF_HOME=str(workdir / "hf-home"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        COLLECTOR_RETRY_WAIT="0.01",
+        COLLECTOR_LOCK_WAIT="10",
+        PYTHONPATH=str(root),
+    )
     calm, killed = workdir / "calm.duckdb", workdir / "killed.duckdb"
     cmd = [sys.executable, "-m", "collector", "snapshot", "-f", "acme", "--resume", "-q"]
     result = KillResult()
 
     def start(db: Path, when: datetime) -> subprocess.Popen[bytes]:
         env = {**base_env, "COLLECTOR_DB": str(db), "COLLECTOR_NOW": when.isoformat()}
-        return subprocess.Popen(cmd, env=env, cwd=root, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        return subprocess.Popen(
+            cmd, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
 
     def finish(proc: subprocess.Popen[bytes]) -> str:
         out, err = proc.communicate(timeout=120)
@@ -450,8 +512,10 @@ def kill_and_resume(
                 if now in (before, after):
                     result.consistent_after_kill += 1
                 else:
-                    result.notes.append(f"day {day}: after a kill the warehouse shows neither "
-                                        "the day before nor the finished day")
+                    result.notes.append(
+                        f"day {day}: after a kill the warehouse shows neither "
+                        "the day before nor the finished day"
+                    )
             out = finish(start(killed, when))
             result.resumed_stages += "(resumed)" in out
             result.days += 1

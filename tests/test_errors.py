@@ -34,11 +34,16 @@ def one_line_error(result, code: int = 2) -> str:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["report", "--family", "nope"], "no snapshots of family 'nope' in this warehouse (families: qwen)"),
+        (
+            ["report", "--family", "nope"],
+            "no snapshots of family 'nope' in this warehouse (families: qwen)",
+        ),
         (["report", "--since", "2026-13-01"], "bad date '2026-13-01'"),
         (["report", "--since", "yesterday-ish"], "bad date 'yesterday-ish'"),
-        (["report", "--since", "2026-03-05", "--until", "2026-03-01"],
-         "--since 2026-03-05 is after --until 2026-03-01"),
+        (
+            ["report", "--since", "2026-03-05", "--until", "2026-03-01"],
+            "--since 2026-03-05 is after --until 2026-03-01",
+        ),
         (["verify", "30M MAU"], "the Hub does not measure 'mau'"),
         (["verify", "lots of downloads"], "cannot parse claim 'lots of downloads'"),
         (["verify", "0 downloads"], "threshold must be a positive whole number"),
@@ -71,7 +76,9 @@ def test_missing_and_directory_warehouse(cli: Cli, tmp_path: Path) -> None:
     assert "it is a directory" in line
 
 
-def test_newer_schema_is_refused_and_left_alone(one_snapshot: FakeHub, cli: Cli, isolated_env: Path) -> None:
+def test_newer_schema_is_refused_and_left_alone(
+    one_snapshot: FakeHub, cli: Cli, isolated_env: Path
+) -> None:
     con = duckdb.connect(str(isolated_env))
     con.execute("INSERT INTO _migrations VALUES ('m999_future', now())")
     con.close()
@@ -98,7 +105,9 @@ def test_migrations_from_empty_and_from_older_schema(tmp_path: Path, cli: Cli) -
     assert f"run `collector migrate --db {old_path}`" in line
     assert cli("migrate", "--db", str(old_path)).stdout == f"{old_path}: schema up to date\n"
     upgraded = duckdb.connect(str(old_path), read_only=True)
-    assert [r[0] for r in upgraded.execute("SELECT name FROM _migrations ORDER BY name").fetchall()] == names
+    assert [
+        r[0] for r in upgraded.execute("SELECT name FROM _migrations ORDER BY name").fetchall()
+    ] == names
 
 
 def test_unreachable_hub_names_endpoint(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,7 +116,9 @@ def test_unreachable_hub_names_endpoint(cli: Cli, monkeypatch: pytest.MonkeyPatc
     assert "cannot reach the Hub at http://127.0.0.1:9 (set by HF_ENDPOINT)" in line
 
 
-def test_failed_snapshot_leaves_history_unchanged(one_snapshot: FakeHub, cli: Cli, isolated_env: Path) -> None:
+def test_failed_snapshot_leaves_history_unchanged(
+    one_snapshot: FakeHub, cli: Cli, isolated_env: Path
+) -> None:
     before = cli("report", "--format", "json").stdout
     one_snapshot.set("Qwen/A", downloads_all_time=999)
     one_snapshot.inject("500", times=50, after=1)  # the author listing works, the rest fails
@@ -115,7 +126,10 @@ def test_failed_snapshot_leaves_history_unchanged(one_snapshot: FakeHub, cli: Cl
     assert "snapshot of qwen failed: HTTP 500" in line
     assert cli("report", "--format", "json").stdout == before
     con = duckdb.connect(str(isolated_env), read_only=True)
-    assert con.execute("SELECT status FROM runs ORDER BY run_id").fetchall() == [("complete",), ("failed",)]
+    assert con.execute("SELECT status FROM runs ORDER BY run_id").fetchall() == [
+        ("complete",),
+        ("failed",),
+    ]
     assert con.execute("SELECT count(*) FROM counts WHERE run_id = 2").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM membership WHERE last_run = 2").fetchall() == [(0,)]
 
@@ -132,7 +146,10 @@ def test_bad_api_items_are_stored_where_sound(hub: FakeHub, cli: Cli) -> None:
     summary = cli("snapshot", "-q", now=DAY1).stdout
     assert "3 members" in summary and "3 data problems" in summary
     out = json.loads(cli("members", "--format", "json").stdout)
-    got = {m["repo_id"]: (m["downloads_all_time"], m["downloads_30d"], m["likes"]) for m in out["members"]}
+    got = {
+        m["repo_id"]: (m["downloads_all_time"], m["downloads_30d"], m["likes"])
+        for m in out["members"]
+    }
     assert got == {"Qwen/A": (100, 10, 1), "Qwen/B": (None, None, None), "Qwen/C": (None, 3, None)}
     # a later sound value is stored; a missing one keeps the last stored value
     hub.set("Qwen/B", downloads_all_time=40, downloads=4, likes=2)

@@ -20,20 +20,45 @@ OLD = "2025-01-01T00:00:00.000Z"
 def build_history(hub: FakeHub, cli: Cli) -> None:
     hub.add("Qwen/A", downloads_all_time=1000, downloads=100, likes=5, created_at=OLD)
     hub.add("Qwen/B", downloads_all_time=500, downloads=50, likes=1, created_at=OLD)
-    hub.add_derivative("u/ft", parent="Qwen/A", relation="finetune",
-                       downloads_all_time=200, downloads=20, created_at=OLD)
-    hub.add_derivative("u/gguf", parent="u/ft", relation="quantized",
-                       downloads_all_time=30, downloads=3, created_at=OLD)
-    hub.add_derivative("u/merge", parent=["Qwen/A", "Qwen/B"], relation="merge",
-                       downloads_all_time=7, downloads=1, created_at=OLD)
+    hub.add_derivative(
+        "u/ft",
+        parent="Qwen/A",
+        relation="finetune",
+        downloads_all_time=200,
+        downloads=20,
+        created_at=OLD,
+    )
+    hub.add_derivative(
+        "u/gguf",
+        parent="u/ft",
+        relation="quantized",
+        downloads_all_time=30,
+        downloads=3,
+        created_at=OLD,
+    )
+    hub.add_derivative(
+        "u/merge",
+        parent=["Qwen/A", "Qwen/B"],
+        relation="merge",
+        downloads_all_time=7,
+        downloads=1,
+        created_at=OLD,
+    )
     hub.add("u/old", downloads_all_time=60, downloads=6, created_at="2025-06-01T00:00:00.000Z")
     hub.add("x/qwen-lookalike", downloads_all_time=99, downloads=9, created_at=OLD)
     cli("snapshot", "--quiet", now=DAY1)
 
     hub.set("Qwen/A", downloads_all_time=1100, downloads=110)
     hub.set("u/ft", downloads_all_time=150)  # a revised (decreased) counter
-    hub.add_derivative("u/new", parent="Qwen/B", relation="adapter", downloads_all_time=40,
-                       downloads=40, likes=2, created_at="2026-01-01T15:00:00.000Z")
+    hub.add_derivative(
+        "u/new",
+        parent="Qwen/B",
+        relation="adapter",
+        downloads_all_time=40,
+        downloads=40,
+        likes=2,
+        created_at="2026-01-01T15:00:00.000Z",
+    )
     hub.set_tags("u/old", ["base_model:Qwen/B", "base_model:finetune:Qwen/B"])
     hub.rename("u/gguf", "u/gguf2")
     cli("snapshot", "--quiet", now=DAY2)
@@ -79,10 +104,20 @@ EXPECTED_SERIES = [
 ]
 EXPECTED_ANOMALIES = [
     {"date": "2026-01-02", "repo_id": "u/ft", "kind": "decrease", "previous": 200, "current": 150},
-    {"date": "2026-01-02", "repo_id": "u/old", "kind": "joined_existing", "previous": None,
-     "current": 60},
-    {"date": "2026-01-03", "repo_id": "u/merge", "kind": "departed", "previous": None,
-     "current": 7},
+    {
+        "date": "2026-01-02",
+        "repo_id": "u/old",
+        "kind": "joined_existing",
+        "previous": None,
+        "current": 60,
+    },
+    {
+        "date": "2026-01-03",
+        "repo_id": "u/merge",
+        "kind": "departed",
+        "previous": None,
+        "current": 7,
+    },
 ]
 
 
@@ -97,8 +132,12 @@ def history_hub(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 def test_report_json_matches_hand_computed_history(history_hub: FakeHub, cli: Cli) -> None:
     build_history(history_hub, cli)
     out = json.loads(cli("report", "--format", "json").stdout)
-    assert out == {"family": "qwen", "series": EXPECTED_SERIES, "anomalies": EXPECTED_ANOMALIES,
-                   "partial_days": []}
+    assert out == {
+        "family": "qwen",
+        "series": EXPECTED_SERIES,
+        "anomalies": EXPECTED_ANOMALIES,
+        "partial_days": [],
+    }
 
 
 def test_report_range_and_csv(history_hub: FakeHub, cli: Cli) -> None:
@@ -133,7 +172,9 @@ def test_rename_keeps_one_repo(history_hub: FakeHub, cli: Cli, isolated_env) -> 
         "(SELECT repo_key FROM repos WHERE repo_id = 'u/gguf2') ORDER BY first_run"
     ).fetchall()
     assert names == [("u/gguf",), ("u/gguf2",)]
-    assert con.execute("SELECT count(*) FROM repos WHERE repo_id LIKE 'u/gguf%'").fetchall() == [(1,)]
+    assert con.execute("SELECT count(*) FROM repos WHERE repo_id LIKE 'u/gguf%'").fetchall() == [
+        (1,)
+    ]
 
 
 def test_views_give_the_report_numbers(history_hub: FakeHub, cli: Cli, isolated_env) -> None:
@@ -144,8 +185,10 @@ def test_views_give_the_report_numbers(history_hub: FakeHub, cli: Cli, isolated_
         "SELECT strftime(date, '%Y-%m-%d'), repos, downloads_all_time, new_downloads "
         "FROM family_daily WHERE family = 'qwen' ORDER BY date"
     ).fetchall()
-    assert rows == [(s["date"], s["repos"], s["downloads_all_time"], s["new_downloads"])
-                    for s in EXPECTED_SERIES]
+    assert rows == [
+        (s["date"], s["repos"], s["downloads_all_time"], s["new_downloads"])
+        for s in EXPECTED_SERIES
+    ]
 
 
 def test_counts_are_stored_only_when_changed(hub: FakeHub, cli: Cli, isolated_env) -> None:
@@ -157,8 +200,9 @@ def test_counts_are_stored_only_when_changed(hub: FakeHub, cli: Cli, isolated_en
     cli("snapshot", "-q", now=DAY3)
     con = duckdb.connect(str(isolated_env), read_only=True)
     assert con.execute("SELECT count(*) FROM runs").fetchall() == [(3,)]
-    assert con.execute("SELECT run_id, downloads_all_time FROM counts ORDER BY run_id, 2"
-                       ).fetchall() == [(1, 10), (1, 20), (3, 25)]
+    assert con.execute(
+        "SELECT run_id, downloads_all_time FROM counts ORDER BY run_id, 2"
+    ).fetchall() == [(1, 10), (1, 20), (3, 25)]
     out = json.loads(cli("report", "--format", "json").stdout)
     assert [r["downloads_all_time"] for r in out["series"]] == [30, 30, 35]
     assert [r["new_downloads"] for r in out["series"]] == [None, 0, 5]
@@ -177,28 +221,72 @@ def test_same_day_snapshots_last_one_counts(hub: FakeHub, cli: Cli) -> None:
     ("args", "expected"),
     [
         # family scope: 1737, 1887, 1987 -> 1.9K first met on day 3
-        (["1.9K downloads"], {"measured": 1987, "verdict": "supported",
-                              "first_reached": "2026-01-03", "scope": "family",
-                              "breakdown": {"official": 1700, "derivative": 287}}),
-        (["1.9K downloads", "--as-of", "2026-01-02"],
-         {"measured": 1887, "verdict": "not_supported", "first_reached": None,
-          "snapshot_date": "2026-01-02"}),
+        (
+            ["1.9K downloads"],
+            {
+                "measured": 1987,
+                "verdict": "supported",
+                "first_reached": "2026-01-03",
+                "scope": "family",
+                "breakdown": {"official": 1700, "derivative": 287},
+            },
+        ),
+        (
+            ["1.9K downloads", "--as-of", "2026-01-02"],
+            {
+                "measured": 1887,
+                "verdict": "not_supported",
+                "first_reached": None,
+                "snapshot_date": "2026-01-02",
+            },
+        ),
         # official scope: 1500, 1600, 1700
-        (["1,600 downloads", "--scope", "official"],
-         {"measured": 1700, "verdict": "supported", "first_reached": "2026-01-02",
-          "scope": "official"}),
-        (["over 1.8 thousand downloads", "--scope", "official"],
-         {"measured": 1700, "verdict": "not_supported", "first_reached": None}),
-        (["2K downloads", "--as-of", "2025-12-31"],
-         {"measured": None, "verdict": "insufficient_data", "first_reached": None}),
+        (
+            ["1,600 downloads", "--scope", "official"],
+            {
+                "measured": 1700,
+                "verdict": "supported",
+                "first_reached": "2026-01-02",
+                "scope": "official",
+            },
+        ),
+        (
+            ["over 1.8 thousand downloads", "--scope", "official"],
+            {"measured": 1700, "verdict": "not_supported", "first_reached": None},
+        ),
+        (
+            ["2K downloads", "--as-of", "2025-12-31"],
+            {"measured": None, "verdict": "insufficient_data", "first_reached": None},
+        ),
         # derivatives: 3, 5, 4 -> 5 was reached on day 2 but does not hold on day 3
-        (["5 derivatives"], {"measured": 4, "verdict": "not_supported",
-                             "first_reached": "2026-01-02", "scope": "derivative"}),
-        (["2 models"], {"measured": 2, "verdict": "supported", "first_reached": "2026-01-01",
-                        "scope": "official"}),
+        (
+            ["5 derivatives"],
+            {
+                "measured": 4,
+                "verdict": "not_supported",
+                "first_reached": "2026-01-02",
+                "scope": "derivative",
+            },
+        ),
+        (
+            ["2 models"],
+            {
+                "measured": 2,
+                "verdict": "supported",
+                "first_reached": "2026-01-01",
+                "scope": "official",
+            },
+        ),
         # monthly downloads: 174, 230, 229
-        (["200 monthly downloads"], {"measured": 229, "verdict": "supported",
-                                     "first_reached": "2026-01-02", "metric": "downloads_30d"}),
+        (
+            ["200 monthly downloads"],
+            {
+                "measured": 229,
+                "verdict": "supported",
+                "first_reached": "2026-01-02",
+                "metric": "downloads_30d",
+            },
+        ),
         (["8 likes"], {"measured": 8, "verdict": "supported", "first_reached": "2026-01-02"}),
     ],
 )

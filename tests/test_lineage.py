@@ -24,22 +24,35 @@ def build_family(hub: FakeHub, cli: Cli) -> None:
     hub.add_derivative("a/ft", parent="Qwen/Instruct", relation="finetune", downloads_all_time=100)
     hub.add_derivative("b/ft-gguf", parent="a/ft", relation="quantized", downloads_all_time=10)
     hub.add_derivative("c/ft-gguf-copy", parent="b/ft-gguf", relation=None, downloads_all_time=1)
-    hub.add_derivative("d/merge", parent=["Qwen/Base", "Qwen/Instruct"], relation="merge",
-                       downloads_all_time=20)
+    hub.add_derivative(
+        "d/merge", parent=["Qwen/Base", "Qwen/Instruct"], relation="merge", downloads_all_time=20
+    )
     # Two official ancestors by two paths: counted once, at its smallest depth.
-    hub.add_derivative("e/adapter", parent=["Qwen/Base", "a/ft"], relation="adapter",
-                       downloads_all_time=5)
+    hub.add_derivative(
+        "e/adapter", parent=["Qwen/Base", "a/ft"], relation="adapter", downloads_all_time=5
+    )
     # A cycle hanging off the family: f/x <-> g/y.
-    hub.add_derivative("f/x", parent="a/ft", relation="finetune", downloads_all_time=3,
-                       tags=["base_model:g/y"])
+    hub.add_derivative(
+        "f/x", parent="a/ft", relation="finetune", downloads_all_time=3, tags=["base_model:g/y"]
+    )
     hub.add_derivative("g/y", parent="f/x", relation=None, downloads_all_time=4)
     # A cycle with no link to the family: never found, never counted.
     hub.add_derivative("h/p", parent="h/q", relation=None, downloads_all_time=1000)
     hub.add_derivative("h/q", parent="h/p", relation=None, downloads_all_time=1000)
-    hub.add_derivative("i/self", parent="Qwen/Base", relation=None, downloads_all_time=2,
-                       tags=["base_model:i/self"])
-    hub.add_derivative("j/bad", parent="Qwen/Base", relation=None, downloads_all_time=6,
-                       tags=["base_model:", "base_model:finetune:", "base_model:not an id"])
+    hub.add_derivative(
+        "i/self",
+        parent="Qwen/Base",
+        relation=None,
+        downloads_all_time=2,
+        tags=["base_model:i/self"],
+    )
+    hub.add_derivative(
+        "j/bad",
+        parent="Qwen/Base",
+        relation=None,
+        downloads_all_time=6,
+        tags=["base_model:", "base_model:finetune:", "base_model:not an id"],
+    )
     hub.add("k/qwen-like-GGUF", downloads_all_time=99, downloads=9)
     hub.add("l/late", downloads_all_time=50, created_at="2025-01-01T00:00:00.000Z")
     cli("snapshot", "-q", now=DAY1)
@@ -52,8 +65,16 @@ def test_members_roles_relations_depths(hub: FakeHub, cli: Cli) -> None:
     build_family(hub, cli)
     out = json.loads(cli("members", "--format", "json").stdout)
     assert out["as_of"] == "2026-02-02"
-    got = {m["repo_id"]: (m["role"], m["relation"], m["depth"], m["parent_id"],
-                          m["downloads_all_time"]) for m in out["members"]}
+    got = {
+        m["repo_id"]: (
+            m["role"],
+            m["relation"],
+            m["depth"],
+            m["parent_id"],
+            m["downloads_all_time"],
+        )
+        for m in out["members"]
+    }
     assert got == {
         "Qwen/Base": ("official", None, 0, None, 1200),
         "Qwen/Instruct": ("official", None, 0, None, 500),
@@ -80,8 +101,16 @@ def test_members_as_of_first_day_excludes_the_late_repo(hub: FakeHub, cli: Cli) 
 def test_report_official_and_derivative_parts(hub: FakeHub, cli: Cli) -> None:
     build_family(hub, cli)
     series = json.loads(cli("report", "--format", "json").stdout)["series"]
-    picked = [(r["repos"], r["downloads_all_time"], r["official_downloads_all_time"],
-               r["derivative_downloads_all_time"], r["new_downloads"]) for r in series]
+    picked = [
+        (
+            r["repos"],
+            r["downloads_all_time"],
+            r["official_downloads_all_time"],
+            r["derivative_downloads_all_time"],
+            r["new_downloads"],
+        )
+        for r in series
+    ]
     assert picked == [
         # 1000+500 official; 100+10+1+20+5+3+4+2+6 = 151 derivative
         (11, 1651, 1500, 151, None),
@@ -94,10 +123,24 @@ def test_report_by_relation_and_depth(hub: FakeHub, cli: Cli) -> None:
     build_family(hub, cli)
     by_rel = json.loads(cli("report", "--by", "relation", "--format", "json").stdout)["series"]
     assert by_rel == [
-        {"date": "2026-02-01", "official": 1500, "finetune": 103, "quantized": 10,
-         "adapter": 5, "merge": 20, "unspecified": 13},
-        {"date": "2026-02-02", "official": 1700, "finetune": 103, "quantized": 60,
-         "adapter": 5, "merge": 20, "unspecified": 13},
+        {
+            "date": "2026-02-01",
+            "official": 1500,
+            "finetune": 103,
+            "quantized": 10,
+            "adapter": 5,
+            "merge": 20,
+            "unspecified": 13,
+        },
+        {
+            "date": "2026-02-02",
+            "official": 1700,
+            "finetune": 103,
+            "quantized": 60,
+            "adapter": 5,
+            "merge": 20,
+            "unspecified": 13,
+        },
     ]
     by_depth = json.loads(cli("report", "--by", "depth", "--format", "json").stdout)["series"]
     assert by_depth == [
@@ -143,7 +186,11 @@ def test_lookalikes_are_listed_apart_never_counted(hub: FakeHub, cli: Cli) -> No
 def test_verify_derivatives_at_any_depth(hub: FakeHub, cli: Cli) -> None:
     build_family(hub, cli)
     out = json.loads(cli("verify", "10 derivatives", "--format", "json").stdout)
-    assert (out["measured"], out["verdict"], out["first_reached"]) == (10, "supported", "2026-02-02")
+    assert (out["measured"], out["verdict"], out["first_reached"]) == (
+        10,
+        "supported",
+        "2026-02-02",
+    )
     out = json.loads(cli("verify", "1.9K downloads", "--format", "json").stdout)
     assert out["breakdown"] == {"official": 1700, "derivative": 201}
     assert (out["verdict"], out["first_reached"]) == ("supported", "2026-02-02")
@@ -153,8 +200,11 @@ def test_bad_tags_are_counted_not_fatal(hub: FakeHub, cli: Cli) -> None:
     build_family(hub, cli)
     summary = cli("snapshot", "-q", now="2026-02-03T06:00:00").stdout
     # j/bad: 3 malformed tags; i/self: 1 self-reference (i/self is listed twice: once)
-    assert re.search(r", 4 data problems \(3 malformed base_model tag, 1 self-referencing "
-                     r"base_model tag\), ", summary), summary
+    assert re.search(
+        r", 4 data problems \(3 malformed base_model tag, 1 self-referencing "
+        r"base_model tag\), ",
+        summary,
+    ), summary
 
 
 def test_requests_are_announced_and_counted(hub: FakeHub, cli: Cli) -> None:
@@ -185,7 +235,7 @@ def test_max_depth(hub: FakeHub, cli: Cli, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[families.x]\nrepos = []\n', "family 'x': field 'authors': needs at least one"),
+        ("[families.x]\nrepos = []\n", "family 'x': field 'authors': needs at least one"),
         ('[families.x]\nauthors = ["A"]\nmax_depth = -1\n', "family 'x': field 'max_depth'"),
         ('[families.x]\nauthors = "A"\n', "family 'x': field 'authors': must be a list"),
         ('[families.x]\nauthors = ["A"]\nderivatives = "yes"\n', "field 'derivatives'"),
@@ -219,6 +269,8 @@ def test_losing_the_tag_leaves_the_family_on_that_date(hub: FakeHub, cli: Cli) -
         (1, 1110, 0),  # their last member values stay in the cumulative total
     ]
     assert [(a["repo_id"], a["kind"]) for a in out["anomalies"]] == [
-        ("a/ft", "departed"), ("b/q", "departed")]
+        ("a/ft", "departed"),
+        ("b/q", "departed"),
+    ]
     first = json.loads(cli("members", "--as-of", "2026-02-01", "--format", "json").stdout)
     assert len(first["members"]) == 3  # history is not rewritten

@@ -81,17 +81,22 @@ def test_failed_snapshot_is_recorded_and_resume_continues_where_it_stopped(
     # only what was left: the failed listing and the children it finds (the first
     # attempt went on past the failure with the other parents)
     assert _listings(small, done) == [
-        "filter=base_model:acme/m1", "filter=base_model:u4/ft4", "filter=base_model:u1/ft1",
+        "filter=base_model:acme/m1",
+        "filter=base_model:u4/ft4",
+        "filter=base_model:u1/ft1",
     ]
     assert not stage.exists()
     with duckdb.connect(str(isolated_env), read_only=True) as con:
         runs = con.execute(
             "SELECT run_id, started_at::VARCHAR, status, members, requests FROM runs"
         ).fetchall()
-        assert runs == [(1, "2026-01-01 10:00:00", "failed", 0, 15),
-                        (2, "2026-01-01 10:00:00", "complete", 9, 18)]
-        assert con.execute("SELECT count(*), count(DISTINCT repo_key) FROM counts").fetchall() \
-            == [(9, 9)]
+        assert runs == [
+            (1, "2026-01-01 10:00:00", "failed", 0, 15),
+            (2, "2026-01-01 10:00:00", "complete", 9, 18),
+        ]
+        assert con.execute("SELECT count(*), count(DISTINCT repo_key) FROM counts").fetchall() == [
+            (9, 9)
+        ]
     report = json.loads(cli("report", "-f", "acme", "--format", "json").stdout)
     assert report["series"][0]["downloads_all_time"] == 600 + 50 + 7
 
@@ -100,8 +105,10 @@ def test_plain_snapshot_starts_an_unfinished_one_over(cli: Cli, small: FakeHub) 
     small.inject("500", times=7, after=0)
     cli("snapshot", "-f", "acme", "-q", now="2026-01-01T10:00:00", ok=False)
     again = cli("snapshot", "-f", "acme", now="2026-01-01T11:00:00")
-    assert "acme: starting over, discarding an unfinished snapshot (--resume was not given)" \
+    assert (
+        "acme: starting over, discarding an unfinished snapshot (--resume was not given)"
         in again.stderr
+    )
     assert _plain(again.stdout) == (
         "acme: run 2 complete at 2026-01-01 11:00:00 UTC: 9 members (3 official, "
         "6 derivatives), 11 requests (0 retries), <t>s"
@@ -117,8 +124,10 @@ def test_partial_run_keeps_unrefreshed_members_at_their_last_value(
     small.set("z/q", downloads_all_time=9)
     small.inject("503", times=7, after=3)
     partial = cli("snapshot", "-f", "acme", "-q", now="2026-01-02T10:00:00")
-    error = (f"1 listing failed after retries (first: parent acme/m1: HTTP 503 from "
-             f"{small.url} for /api/models after 7 attempts)")
+    error = (
+        f"1 listing failed after retries (first: parent acme/m1: HTTP 503 from "
+        f"{small.url} for /api/models after 7 attempts)"
+    )
     assert _plain(partial.stdout) == (
         "acme: run 2 partial at 2026-01-02 10:00:00 UTC: 9 members (3 official, "
         "6 derivatives, 2 kept at their last value), 17 requests (6 retries), <t>s"
@@ -144,8 +153,11 @@ def test_partial_run_keeps_unrefreshed_members_at_their_last_value(
     with duckdb.connect(str(isolated_env), read_only=True) as con:
         assert con.execute(
             "SELECT date::VARCHAR, partial, stale_repos FROM family_daily ORDER BY date"
-        ).fetchall() == [("2026-01-01", False, 0), ("2026-01-02", True, 2),
-                         ("2026-01-03", False, 0)]
+        ).fetchall() == [
+            ("2026-01-01", False, 0),
+            ("2026-01-02", True, 2),
+            ("2026-01-03", False, 0),
+        ]
         assert con.execute(
             "SELECT r.repo_id FROM stale JOIN repos r USING (repo_key) ORDER BY 1"
         ).fetchall() == [("u1/ft1",), ("u4/ft4",)]
@@ -188,4 +200,6 @@ def test_a_stage_whose_run_was_committed_is_never_committed_twice(
     assert not stage.exists()
     with duckdb.connect(str(isolated_env), read_only=True) as con:
         assert con.execute("SELECT run_id, status FROM runs ORDER BY 1").fetchall() == [
-            (1, "failed"), (2, "complete")]
+            (1, "failed"),
+            (2, "complete"),
+        ]

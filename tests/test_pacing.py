@@ -13,8 +13,9 @@ from tests.faultmatrix import VirtualClock
 
 
 def _client(hub: FakeHub, clock: VirtualClock, token: str | bool = False) -> HubClient:
-    return HubClient(endpoint=hub.url, token=token, retry_wait=1.0, sleep=clock.sleep,
-                     clock=clock.now)
+    return HubClient(
+        endpoint=hub.url, token=token, retry_wait=1.0, sleep=clock.sleep, clock=clock.now
+    )
 
 
 def _someone_else(hub: FakeHub, n: int) -> None:
@@ -40,8 +41,9 @@ def clock() -> VirtualClock:
 def test_a_listing_longer_than_the_quota_waits_for_resets_instead_of_429s(
     clock: VirtualClock, mode: str
 ) -> None:
-    with FakeHub(max_page_size=1, quota=10, window=60, clock=clock.now,
-                 rate_limit_mode=mode) as hub:
+    with FakeHub(
+        max_page_size=1, quota=10, window=60, clock=clock.now, rate_limit_mode=mode
+    ) as hub:
         for i in range(45):
             hub.add(f"acme/m{i}")
         client = _client(hub, clock)
@@ -56,8 +58,7 @@ def test_a_listing_longer_than_the_quota_waits_for_resets_instead_of_429s(
 
 
 def test_a_token_gets_the_larger_quota_the_hub_announces(clock: VirtualClock) -> None:
-    with FakeHub(max_page_size=1, quota=10, token_quota=1000, window=60,
-                 clock=clock.now) as hub:
+    with FakeHub(max_page_size=1, quota=10, token_quota=1000, window=60, clock=clock.now) as hub:
         for i in range(45):
             hub.add(f"acme/m{i}")
         client = _client(hub, clock, token="hf_TestTokenForPacing")
@@ -79,8 +80,9 @@ def test_quota_spent_by_someone_else_is_waited_out_after_one_429(clock: VirtualC
 
 
 def test_a_bare_429_waits_for_the_reset_announced_earlier(clock: VirtualClock) -> None:
-    with FakeHub(max_page_size=1, quota=3, window=60, clock=clock.now,
-                 rate_limit_mode="bare") as hub:
+    with FakeHub(
+        max_page_size=1, quota=3, window=60, clock=clock.now, rate_limit_mode="bare"
+    ) as hub:
         for i in range(2):
             hub.add(f"acme/m{i}")
         client = _client(hub, clock)

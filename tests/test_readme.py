@@ -41,8 +41,11 @@ def examples(text: str) -> list[tuple[str, str]]:
                 output.append(lines[i])
                 i += 1
             argv = shlex.split(line[2:])
-            if (argv[0] == "collector" and "warehouse.duckdb.example" in argv
-                    and argv[1] not in NOT_RUN):
+            if (
+                argv[0] == "collector"
+                and "warehouse.duckdb.example" in argv
+                and argv[1] not in NOT_RUN
+            ):
                 found.append((line[2:], "\n".join(output)))
     return found
 

@@ -11,7 +11,9 @@ from tests import faultmatrix as fm
 
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, fm.Row]:
-    rows = fm.run_matrix(fm.Settings(size=20, page_size=3, days=1), tmp_path_factory.mktemp("matrix"))
+    rows = fm.run_matrix(
+        fm.Settings(size=20, page_size=3, days=1), tmp_path_factory.mktemp("matrix")
+    )
     return {r.fault: r for r in rows}
 
 
@@ -24,9 +26,18 @@ def test_every_fault_loses_and_doubles_nothing(matrix: dict[str, fm.Row]) -> Non
 
 
 def test_transient_faults_are_retried_to_complete_runs(matrix: dict[str, fm.Row]) -> None:
-    for name in ("500", "502", "503", "connection reset", "slower than timeout",
-                 "truncated body", "invalid JSON", "429 ratelimit r=0", "429 Retry-After",
-                 "429 bare"):
+    for name in (
+        "500",
+        "502",
+        "503",
+        "connection reset",
+        "slower than timeout",
+        "truncated body",
+        "invalid JSON",
+        "429 ratelimit r=0",
+        "429 Retry-After",
+        "429 bare",
+    ):
         row = matrix[name]
         assert row.completed == row.snapshots == 1, name
         assert row.retries > 0, name  # the fault really fired

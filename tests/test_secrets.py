@@ -44,8 +44,7 @@ def test_the_token_reaches_the_hub_and_nothing_we_write(
     with socket.socket() as s:  # a port nobody listens on: the unreachable-Hub error
         s.bind(("127.0.0.1", 0))
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{s.getsockname()[1]}")
-    outputs.append(cli("snapshot", "-f", "acme", "--resume", now="2026-01-04T10:00:00",
-                       ok=False))
+    outputs.append(cli("snapshot", "-f", "acme", "--resume", now="2026-01-04T10:00:00", ok=False))
 
     assert set(hub.authorizations) == {f"Bearer {TOKEN}"}  # every request carried it
     texts = [o.stdout + o.stderr for o in outputs]
