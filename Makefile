@@ -28,7 +28,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix collector tests bench
 
 example: $(STAMP) ## rebuild warehouse.duckdb.example (simulated data)
-	$(BIN)/python -m collector.example warehouse.duckdb.example
+	$(BIN)/python -m collector.store.example warehouse.duckdb.example
 
 bench: $(STAMP) ## collector at Hub scale vs a naive baseline, into bench/results.md (~3 min)
 	$(BIN)/python -m bench

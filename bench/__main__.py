@@ -164,7 +164,9 @@ def section_reports(args: argparse.Namespace, out: list[str], verdicts: list[str
         db = str(Path(tmp) / "history.duckdb")
         gen = history.generate(db, repos, days)
         size = os.path.getsize(db)
-        from collector import claims, reports, warehouse
+        from collector.reports import claims
+        from collector.reports import series as reports
+        from collector.store import warehouse
 
         claim = claims.parse_claim("700M+ downloads")
         with warehouse.reader(db) as con:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from collector import rollup, warehouse
+from collector.store import rollup, warehouse
 
 FAMILY = "qwen"
 START = datetime(2025, 1, 1, 12, 0)
@@ -165,7 +165,7 @@ def add_day(db: str, share: float = 0.2) -> float:
 
 def events_seconds(con: duckdb.DuckDBPyConnection) -> float:
     """How long the event definition of family_daily takes (what m007 replaced)."""
-    from collector.views import event_view_sql
+    from collector.store.views import event_view_sql
 
     t = time.perf_counter()
     con.execute(f"SELECT count(*) FROM ({event_view_sql('family_daily')})").fetchall()

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from collector.hub import EXPAND
+from collector.sources.hub import EXPAND
 
 
 def snapshot(endpoint: str, db: str, date: str, authors: list[str]) -> int:

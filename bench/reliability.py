@@ -23,8 +23,8 @@ os.environ.pop("HF_TOKEN", None)
 
 from huggingface_hub.utils import logging as hf_logging  # noqa: E402
 
-from collector.render import Document, Format, render  # noqa: E402
-from collector.snapshot import take_snapshot  # noqa: E402
+from collector.output.render import Document, Format, render  # noqa: E402
+from collector.snapshot.run import take_snapshot  # noqa: E402
 from tests import faultmatrix as fm  # noqa: E402
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import duckdb
 
 from bench import naive
-from collector import warehouse
 from collector.families import Family
-from collector.items import Edge, RepoRecord
-from collector.snapshot import RunResult, commit_stage
-from collector.stage import Stage
+from collector.snapshot.run import RunResult, commit_stage
+from collector.snapshot.stage import Stage
+from collector.sources.items import Edge, RepoRecord
+from collector.store import warehouse
 
 FAMILY = Family("store", ("Store",))
 START = datetime(2026, 1, 1, 12, 0)

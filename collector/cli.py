@@ -14,28 +14,24 @@ from typing import Annotated, Any, TypeVar
 import typer
 from huggingface_hub.utils import logging as hf_logging
 
-from collector import (
-    __version__,
-    claims,
-    compare,
-    discovery,
-    history,
-    projection,
-    reports,
-    warehouse,
-)
-from collector import badge as badge_mod
-from collector import export as export_mod
-from collector.daemon import Daemon
+from collector import __version__
 from collector.dates import parse_range, parse_range_bound
 from collector.errors import CollectorError, UsageError
 from collector.families import get_families
-from collector.hub import HubClient
-from collector.items import Problems
-from collector.progress import SnapshotProgress
-from collector.render import Document, Format, render
-from collector.schedules import load_schedules
-from collector.snapshot import RunResult, now_utc, take_snapshot
+from collector.output.progress import SnapshotProgress
+from collector.output.render import Document, Format, render
+from collector.reports import badge as badge_mod
+from collector.reports import claims, compare, projection
+from collector.reports import export as export_mod
+from collector.reports import series as reports
+from collector.scheduling import status as history
+from collector.scheduling.daemon import Daemon
+from collector.scheduling.schedules import load_schedules
+from collector.snapshot import discovery
+from collector.snapshot.run import RunResult, now_utc, take_snapshot
+from collector.sources.hub import HubClient
+from collector.sources.items import Problems
+from collector.store import warehouse
 
 app = typer.Typer(
     name="collector",
@@ -109,7 +105,7 @@ def _out(doc: Document, fmt: Format) -> None:
 
 
 def _save_chart(chart: Any, path: Path, simulated: bool) -> None:
-    from collector import charts
+    from collector.output import charts
 
     if simulated:
         chart.footnote = "Simulated data (make example), not real Hub figures"
@@ -257,7 +253,7 @@ def report(
     db: DbOpt = None,
 ) -> None:
     """The family's cumulative-download trend, one row per day with a snapshot (or period)."""
-    from collector import charts
+    from collector.output import charts
 
     start, stop = parse_range(since, until, today=_today())
     period = every.value if every else None
@@ -361,7 +357,7 @@ def verify(
     db: DbOpt = None,
 ) -> None:
     """Check a claim against the warehouse: verdict, date, scope, evidence and projection."""
-    from collector import charts
+    from collector.output import charts
 
     parsed = claims.parse_claim(claim)
     family = parsed.subject or family
@@ -568,7 +564,7 @@ def compare_cmd(
     db: DbOpt = None,
 ) -> None:
     """Families side by side over time, and when one passed another."""
-    from collector import charts
+    from collector.output import charts
 
     start, stop = parse_range(since, until, today=_today())
     if chart:

@@ -24,8 +24,8 @@ from typing import Any
 import duckdb
 
 from collector.families import Family
-from collector.hub import HubClient
-from collector.snapshot import SnapshotFailed, take_snapshot
+from collector.snapshot.run import SnapshotFailed, take_snapshot
+from collector.sources.hub import HubClient
 from tests.fakehub import FakeHub
 
 DAY0 = datetime(2026, 1, 1, 6, 0)
@@ -379,7 +379,7 @@ COLUMNS = [
 
 
 def table_rows(rows: list[Row]) -> list[dict[str, Any]]:
-    """The matrix as rows for collector.render (the one table renderer)."""
+    """The matrix as rows for collector.output.render (the one table renderer)."""
     return [
         {
             "fault": r.fault,

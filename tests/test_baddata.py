@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.claims import parse_claim
 from collector.errors import UsageError
-from collector.items import COUNTERS, REPO_ID_RE, Problems, parse_item
-from collector.stage import Stage
+from collector.reports.claims import parse_claim
+from collector.snapshot.stage import Stage
+from collector.sources.items import COUNTERS, REPO_ID_RE, Problems, parse_item
 from tests.conftest import Cli
 from tests.fakehub import FakeHub
 

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from collector import charts, claims, compare, reports, warehouse
-from collector.render import compact
+from collector.output import charts
+from collector.output.render import compact
+from collector.reports import claims, compare
+from collector.reports import series as reports
+from collector.store import warehouse
 from tests import report_data
 from tests.conftest import Cli
 

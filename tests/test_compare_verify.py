@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector.compare import COMPARE_SQL
+from collector.reports.compare import COMPARE_SQL
 from tests import report_data
 from tests.conftest import Cli
 

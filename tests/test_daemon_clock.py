@@ -25,8 +25,8 @@ from apscheduler.events import (
     JobEvent,
 )
 
-from collector.daemon import Daemon
-from collector.schedules import load_schedules
+from collector.scheduling.daemon import Daemon
+from collector.scheduling.schedules import load_schedules
 from tests.conftest import Cli
 from tests.daemons import write_schedule
 from tests.fakehub import FakeHub

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector import migrations
+from collector.store import migrations
 from tests.conftest import Cli
 from tests.fakehub import FakeHub
 

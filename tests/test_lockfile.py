@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.lockfile import DaemonRunning, ProcessLock, holder
+from collector.scheduling.lockfile import DaemonRunning, ProcessLock, holder
 from tests.conftest import Cli
 from tests.daemons import ROOT
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from collector import migrations
+from collector.store import migrations
 from tests.conftest import Cli
 
 NEW_RUN_COLUMNS = {"rate_limited", "stale", "problems", "stage_id"}

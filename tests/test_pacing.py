@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from collector.hub import HubClient, pace_delay, quota_reserve
+from collector.sources.hub import HubClient, pace_delay, quota_reserve
 from tests.fakehub import FakeHub
 from tests.faultmatrix import VirtualClock
 

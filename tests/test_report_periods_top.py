@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector.reports import PERIOD_SQL, TOP_NEW_SQL
+from collector.reports.series import PERIOD_SQL, TOP_NEW_SQL
 from tests import report_data
 from tests.conftest import Cli
 

@@ -1,4 +1,4 @@
-"""The daily rollup (collector/rollup.py) gives exactly the numbers of the event views.
+"""The daily rollup (collector/store/rollup.py) gives exactly the numbers of the event views.
 
 A small warehouse goes through everything that moves a daily series: growth, a repo
 created after the previous day-run, one first seen though older, a counter decrease,
@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector import migrations
-from collector.views import PARTIAL_RUNS_SQL, VIEWS_SQL, event_view_sql
+from collector.store import migrations
+from collector.store.views import PARTIAL_RUNS_SQL, VIEWS_SQL, event_view_sql
 from tests.conftest import Cli
 from tests.fakehub import FakeHub
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector.lockfile import ProcessLock
+from collector.scheduling.lockfile import ProcessLock
 from tests.conftest import Cli
 from tests.daemons import ROOT, write_schedule
 from tests.fakehub import FakeHub

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from collector.schedules import format_duration, load_schedule, load_schedules, parse_duration
+from collector.scheduling.schedules import (
+    format_duration,
+    load_schedule,
+    load_schedules,
+    parse_duration,
+)
 from tests.conftest import Cli
 from tests.daemons import ROOT, write_schedule
 

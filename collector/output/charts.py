@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from collector.errors import UsageError
-from collector.render import compact
+from collector.output.render import compact
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

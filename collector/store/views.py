@@ -16,7 +16,7 @@ latest row at or before it). Views, for analysts (see README "Querying with SQL"
 `VIEWS_SQL` is the set created by migration m002; later migrations re-create the views
 they change (`PARTIAL_RUNS_SQL`, m003; `ROLLUP_VIEWS_SQL`, m007), so the definitions in
 force are the latest ones. Since m007, `family_daily`, `family_groups_daily` and
-`report_anomalies` read the daily rollup that each snapshot maintains (collector/rollup.py)
+`report_anomalies` read the daily rollup that each snapshot maintains (collector/store/rollup.py)
 instead of summing `member_deltas`: the same columns and numbers, at a cost that does not
 grow with the history. `event_view_sql()` gives their event definitions, to check against.
 """
@@ -269,7 +269,7 @@ WINDOW w AS (PARTITION BY d.family ORDER BY d.run_id);
 """
 
 
-# The three views that report from the daily rollup (collector/rollup.py) instead of
+# The three views that report from the daily rollup (collector/store/rollup.py) instead of
 # summing member_deltas: identical numbers (tests/test_rollup.py), cost independent of
 # the history's length.
 ROLLUP_VIEWS_SQL = r"""

@@ -23,10 +23,15 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from collector.discovery import DEFAULT_HUB_MODELS, Estimate, HubDiscovery, LineageDiscovery
 from collector.families import Family
-from collector.hub import HubClient, HubError
-from collector.items import Problems, parse_item
+from collector.snapshot.discovery import (
+    DEFAULT_HUB_MODELS,
+    Estimate,
+    HubDiscovery,
+    LineageDiscovery,
+)
+from collector.sources.hub import HubClient, HubError
+from collector.sources.items import Problems, parse_item
 
 ANONYMOUS_QUOTA = 500  # requests per window, the Hub's anonymous API bucket
 ACCOUNT_QUOTA = 1000  # a free account's bucket (PRO and teams get more)

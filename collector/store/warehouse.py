@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from collector import migrations
 from collector.errors import WarehouseBusy, WarehouseError
+from collector.store import migrations
 
 DB_ENV = "COLLECTOR_DB"
 DEFAULT_DB = "warehouse.duckdb"

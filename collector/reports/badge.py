@@ -13,8 +13,8 @@ from xml.sax.saxutils import escape
 import duckdb
 
 from collector.errors import UsageError
-from collector.render import compact
-from collector.reports import check_family
+from collector.output.render import compact
+from collector.reports.series import check_family
 
 # metric -> (family_daily column, default label suffix)
 METRICS = {

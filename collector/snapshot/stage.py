@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from collector.families import Family
-from collector.items import RepoRecord
+from collector.sources.items import RepoRecord
 
 ITEM_SCHEMA = pa.schema(
     [

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import duckdb
 
-from collector import crawl, warehouse
 from collector.errors import CollectorError
 from collector.families import Family
-from collector.stage import Stage
+from collector.snapshot import crawl
+from collector.snapshot.stage import Stage
+from collector.store import warehouse
 
 STAGE_VERSION = "1"
 

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from collector.errors import UsageError
-from collector.reports import check_family
+from collector.reports.series import check_family
 
 FORMATS = ("parquet", "csv")
 # table -> its columns (from the documented views of the same names)

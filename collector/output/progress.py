@@ -22,7 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from collector.plan import Plan, format_duration
+from collector.snapshot.plan import Plan, format_duration
 
 
 class SnapshotProgress:

@@ -109,14 +109,14 @@ def m001_initial(db: duckdb.DuckDBPyConnection) -> None:
 
 @migration
 def m002_views(db: duckdb.DuckDBPyConnection) -> None:
-    from collector.views import VIEWS_SQL
+    from collector.store.views import VIEWS_SQL
 
     db.execute(VIEWS_SQL)
 
 
 @migration
 def m003_partial_runs(db: duckdb.DuckDBPyConnection) -> None:
-    from collector.views import PARTIAL_RUNS_SQL
+    from collector.store.views import PARTIAL_RUNS_SQL
 
     db.execute(
         """
@@ -139,10 +139,10 @@ def m003_partial_runs(db: duckdb.DuckDBPyConnection) -> None:
 
 @migration
 def m007_daily_rollup(db: duckdb.DuckDBPyConnection) -> None:
-    """Per-family daily sums maintained by each snapshot (collector/rollup.py), so that
+    """Per-family daily sums maintained by each snapshot (collector/store/rollup.py), so that
     reports cost the same whatever the length of the history."""
-    from collector import rollup
-    from collector.views import ROLLUP_VIEWS_SQL
+    from collector.store import rollup
+    from collector.store.views import ROLLUP_VIEWS_SQL
 
     db.execute(
         """

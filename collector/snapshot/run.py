@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from collector import rollup, warehouse
-from collector.crawl import failed_listings, load_problems, saved_stats
-from collector.discovery import (
+from collector.errors import CollectorError, UsageError
+from collector.families import Family
+from collector.snapshot.crawl import failed_listings, load_problems, saved_stats
+from collector.snapshot.discovery import (
     Discovery,
     Estimate,
     HubDiscovery,
@@ -25,13 +26,12 @@ from collector.discovery import (
     get_strategy,
     no_progress,
 )
-from collector.errors import CollectorError, UsageError
-from collector.families import Family
-from collector.hub import HubClient
-from collector.items import Problems, parse_item
-from collector.plan import Plan, make_plan, official_family, read_history
-from collector.resume import discard, open_stage, stage_path
-from collector.stage import Stage
+from collector.snapshot.plan import Plan, make_plan, official_family, read_history
+from collector.snapshot.resume import discard, open_stage, stage_path
+from collector.snapshot.stage import Stage
+from collector.sources.hub import HubClient
+from collector.sources.items import Problems, parse_item
+from collector.store import rollup, warehouse
 
 NOW_ENV = "COLLECTOR_NOW"
 # A whole-Hub crawl is staged in `<warehouse>.stage/_hub.duckdb` (no family name starts
@@ -675,7 +675,7 @@ def _write(
         run_id,
         prev_run,
     )
-    # 4. The daily rollup that reports read (collector/rollup.py).
+    # 4. The daily rollup that reports read (collector/store/rollup.py).
     rollup.refresh(con, family)
 
 

@@ -42,13 +42,14 @@ from apscheduler.events import (
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from collector import history, warehouse
 from collector.errors import CollectorError
 from collector.families import Family, get_families
-from collector.hub import HubClient
-from collector.lockfile import ProcessLock
-from collector.schedules import NEVER, Schedule, format_duration
-from collector.snapshot import RunResult, SnapshotFailed, take_snapshot
+from collector.scheduling import status as history
+from collector.scheduling.lockfile import ProcessLock
+from collector.scheduling.schedules import NEVER, Schedule, format_duration
+from collector.snapshot.run import RunResult, SnapshotFailed, take_snapshot
+from collector.sources.hub import HubClient
+from collector.store import warehouse
 
 Log = Callable[[str], None]
 Clock = Callable[[], datetime]

@@ -15,8 +15,9 @@ from typing import Any
 
 import duckdb
 
-from collector import lockfile, warehouse
-from collector.schedules import NEVER, Schedule, format_duration
+from collector.scheduling import lockfile
+from collector.scheduling.schedules import NEVER, Schedule, format_duration
+from collector.store import warehouse
 
 RUN_COLUMNS = [
     "run_id",

@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
-from collector.hub import HubStats
-from collector.items import Problems, RepoRecord
-from collector.stage import Stage
+from collector.snapshot.stage import Stage
+from collector.sources.hub import HubStats
+from collector.sources.items import Problems, RepoRecord
 
 ROOT_KINDS = ("author", "repo")  # listings that define the family's official repos
 STAT_FIELDS = ("requests", "retries", "rate_limited")

@@ -14,9 +14,9 @@ from typing import Any
 
 import duckdb
 
-from collector import compare, projection
 from collector.errors import UsageError
-from collector.reports import check_family
+from collector.reports import compare, projection
+from collector.reports.series import check_family
 
 MEASURABLE = (
     "downloads (all-time), monthly downloads (last 30 days), derivatives, models, likes; "
@@ -135,7 +135,7 @@ def verify(
     """Check a claim against the family's daily series up to `as_of`.
 
     When the threshold is not met, `projection` holds the date it will be at the recent
-    growth rate (see collector.projection), else it is None.
+    growth rate (see collector.reports.projection), else it is None.
     """
     check_family(con, family)
     if claim.versus is not None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import duckdb
 
-from collector.views import event_view_sql
+from collector.store.views import event_view_sql
 
 _STATE = ["is_member", "contrib", "last_role", "last_relation", "last_depth", "d30", "likes"]
 _DELTAS = """

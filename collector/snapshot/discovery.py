@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from collector.crawl import ROOT_KINDS, Crawl, Task
 from collector.errors import HubUnreachable
 from collector.families import Family
-from collector.hub import HubClient, HubError
-from collector.items import Problems, RepoRecord, parse_item
-from collector.stage import Stage
+from collector.snapshot.crawl import ROOT_KINDS, Crawl, Task
+from collector.snapshot.stage import Stage
+from collector.sources.hub import HubClient, HubError
+from collector.sources.items import Problems, RepoRecord, parse_item
 
 Progress = Callable[..., None]
 

@@ -5,7 +5,7 @@ repos, derivatives up to depth 3, daily growth, new repos, a deletion and a revi
 (decreased) counter, over 60 days, and writes them through the same commit path as a real
 snapshot. A `meta` row marks the file as simulated; reading commands say so.
 
-    python -m collector.example warehouse.duckdb.example
+    python -m collector.store.example warehouse.duckdb.example
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import duckdb
 
-from collector import warehouse
 from collector.families import Family
-from collector.items import Edge, RepoRecord
-from collector.snapshot import RunResult, commit_stage
-from collector.stage import Stage
+from collector.snapshot.run import RunResult, commit_stage
+from collector.snapshot.stage import Stage
+from collector.sources.items import Edge, RepoRecord
+from collector.store import warehouse
 
 START = datetime(2026, 9, 29, 6, 0)
 DAYS = 60
@@ -109,7 +109,7 @@ def build_example(path: str | Path) -> Path:
     with warehouse.writer(out) as con:
         con.execute("INSERT INTO meta VALUES ('simulated', 'true')")
         con.execute(
-            "INSERT INTO meta VALUES ('note', 'Simulated data from collector.example; "
+            "INSERT INTO meta VALUES ('note', 'Simulated data from collector.store.example; "
             "not real Hugging Face figures.')"
         )
     for day in range(DAYS):

@@ -1,0 +1,1 @@
+"""Showing results: the one render path, charts and progress on stderr."""

@@ -1,0 +1,1 @@
+"""What the warehouse says: daily series, claims, comparisons, projections, badges and exports."""

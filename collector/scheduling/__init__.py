@@ -1,0 +1,1 @@
+"""Scheduled collection: schedule files, the daemon, its process lock and schedule status."""

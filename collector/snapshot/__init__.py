@@ -1,0 +1,1 @@
+"""Taking a snapshot: planning, discovering a family's repos, crawling, staging and committing."""

@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: connections, recorded migrations, documented views and the daily rollup."""
