@@ -21,7 +21,7 @@ from collector.families import get_families
 from collector.output.progress import SnapshotProgress
 from collector.output.render import Document, Format, render
 from collector.reports import badge as badge_mod
-from collector.reports import claims, compare, projection
+from collector.reports import claim_sheet, claim_words, claims, compare, projection
 from collector.reports import export as export_mod
 from collector.reports import series as reports
 from collector.scheduling import status as history
@@ -335,22 +335,34 @@ def _anomaly_notes(anomalies: list[dict[str, Any]]) -> list[str]:
 class Scope(str, Enum):
     family = "family"
     official = "official"
+    global_ = "global"
 
 
 @app.command()
 @_errors
 def verify(
     claim: Annotated[
-        str, typer.Argument(help='A claim such as "700M+ downloads" or "qwen passed llama".')
-    ],
+        str | None,
+        typer.Argument(
+            help='A claim such as "700M+ downloads by December 2025" or "qwen passed llama".'
+        ),
+    ] = None,
     *,
+    claims_file: Annotated[
+        Path | None,
+        typer.Option("--claims", help="Check every claim of this TOML claim sheet instead."),
+    ] = None,
     family: FamilyOpt = DEFAULT_FAMILY,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Date to check (default: latest).")
+        str | None, typer.Option("--as-of", help="Date to check an undated claim at (default: latest).")
     ] = None,
     scope: Annotated[
-        Scope, typer.Option(help="Count the whole family or official repos only.")
-    ] = Scope.family,
+        Scope | None,
+        typer.Option(
+            help="Only this scope: official repos, the family with derivatives, or global "
+            "(Hub family + ModelScope). Default: every scope."
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
     chart: ChartOpt = None,
     log: LogOpt = False,
@@ -359,39 +371,40 @@ def verify(
     """Check a claim against the warehouse: verdict, date, scope, evidence and projection."""
     from collector.output import charts
 
-    parsed = claims.parse_claim(claim)
-    family = parsed.subject or family
+    if (claim is None) == (claims_file is None):
+        raise UsageError('give one claim (e.g. "700M+ downloads") or --claims FILE')
     day = parse_range_bound(as_of, end=True, today=_today()) if as_of else None
+    scope_name = scope.value if scope else None
+    if claims_file is not None:
+        if chart:
+            raise UsageError("--chart draws one claim; it does not apply to --claims")
+        if as_of:
+            raise UsageError("--as-of does not apply to --claims: each claim has its date")
+        title, sheet = claim_sheet.load(claims_file, family, _today())
+        with warehouse.reader(db) as con:
+            _simulated_notice(con)
+            entries = claim_sheet.check(con, sheet, scope_name)
+        notes = sorted({n for e in entries for n in e["result"].get("notes", [])})
+        _out(claim_words.sheet_document(title, entries, [f"Note: {n}" for n in notes]), fmt)
+        return
+    parsed = claims.parse_claim(claim or "", day or _today())
+    family = parsed.subject or family
     if chart:
         charts.check_path(chart)
     with warehouse.reader(db) as con:
         simulated = _simulated_notice(con)
-        result = claims.verify(con, parsed, family, day, scope.value)
+        result = claims.verify(con, parsed, family, day, scope_name)
+        at = date.fromisoformat(result["as_of"]) if result.get("as_of") else None
         if chart and parsed.versus:
-            cmp = claims.versus_comparison(con, parsed, family, day, scope.value)
+            cmp = claims.versus_comparison(con, parsed, family, at, result["scope"])
             drawn = charts.compare_chart(cmp, log, title=f"{parsed.text} ({result['verdict']})")
         elif chart:
-            points = claims.claim_series(con, parsed, family, day, scope.value)
-            anomalies = reports.daily_series(con, family, None, day).anomalies
+            points = claims.claim_series(con, parsed, family, day, result["scope"])
+            anomalies = reports.daily_series(con, family, None, at).anomalies
             drawn = charts.verify_chart(result, points, anomalies, log)
-    # sentences go under the table, so that the value column stays narrow
-    prose = ("note", "projection")
-    rows = [{"field": k, "value": _cell(k, v)} for k, v in result.items() if k not in prose]
-    if result.get("projection"):
-        rows.append({"field": "projected_date", "value": result["projection"]["projected_date"]})
-    notes = [f"{k.capitalize()}: {_cell(k, result[k])}" for k in prose if result.get(k)]
-    doc = Document(["field", "value"], rows, result, title=f"{family}: {parsed.text}", notes=notes)
-    _out(doc, fmt)
+    _out(claim_words.document(result), fmt)
     if chart:
         _save_chart(drawn, chart, simulated)
-
-
-def _cell(key: str, value: Any) -> Any:
-    if key == "projection" and value is not None:
-        return projection.describe(value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={'' if v is None else f'{v:,}'}" for k, v in value.items())
-    return value
 
 
 @app.command()
