@@ -21,7 +21,7 @@ from collector.families import get_families
 from collector.output.progress import SnapshotProgress
 from collector.output.render import Document, Format, render
 from collector.reports import badge as badge_mod
-from collector.reports import claim_sheet, claim_words, claims, compare, projection
+from collector.reports import claim_sheet, claim_words, claims, compare
 from collector.reports import export as export_mod
 from collector.reports import series as reports
 from collector.scheduling import status as history
@@ -354,7 +354,8 @@ def verify(
     ] = None,
     family: FamilyOpt = DEFAULT_FAMILY,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Date to check an undated claim at (default: latest).")
+        str | None,
+        typer.Option("--as-of", help="Date to check an undated claim at (default: latest)."),
     ] = None,
     scope: Annotated[
         Scope | None,

@@ -75,7 +75,7 @@ def verify_growth(
     when = claim.when
     assert when is not None  # parse_claim refuses growth claims without a period
     end = when.end if when.word == "in" else as_of
-    if when.word == "in" and as_of is not None:
+    if end is not None and as_of is not None:
         end = min(end, as_of)
     answers = []
     notes: list[str] = []

@@ -36,7 +36,8 @@ _FIELDS = {"text", "family", "date", "published", "url", "scope_stated"}
 class SheetClaim:
     """One entry of a claim sheet, parsed."""
 
-    claim: Claim
+    text: str  # as written in the sheet
+    claim: Claim  # with the sheet's date, when it gives one
     family: str
     published: str
     url: str | None
@@ -49,7 +50,9 @@ def load(path: str | Path, default_family: str, today: date) -> tuple[str, list[
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{src}: cannot read claim sheet ({getattr(exc, 'strerror', exc)})") from None
+        raise UsageError(
+            f"{src}: cannot read claim sheet ({getattr(exc, 'strerror', exc)})"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -69,7 +72,9 @@ def _entry(src: str, i: int, entry: Any, default_family: str, today: date) -> Sh
         raise UsageError(f"{where}: must be a table with text = ...")
     unknown = sorted(set(entry) - _FIELDS)
     if unknown:
-        raise UsageError(f"{where}: unknown field {unknown[0]!r} (fields: {', '.join(sorted(_FIELDS))})")
+        raise UsageError(
+            f"{where}: unknown field {unknown[0]!r} (fields: {', '.join(sorted(_FIELDS))})"
+        )
     for key in _FIELDS & set(entry):
         if not isinstance(entry[key], str) or not entry[key].strip():
             raise UsageError(f"{where}: {key} must be a non-empty string")
@@ -90,7 +95,12 @@ def _entry(src: str, i: int, entry: Any, default_family: str, today: date) -> Sh
     if "date" in entry and claim.when is None:
         raise UsageError(f"{where}: date {entry['date']!r} is not a date collector reads")
     return SheetClaim(
-        claim, claim.subject or family, entry.get("published", ""), entry.get("url"), entry.get("scope_stated")
+        entry["text"],
+        claim,
+        claim.subject or family,
+        entry.get("published", ""),
+        entry.get("url"),
+        entry.get("scope_stated"),
     )
 
 
@@ -100,7 +110,8 @@ def check(
     """Every claim of the sheet verified (claims.verify), with where it was published."""
     return [
         {
-            "text": s.claim.text,
+            "text": s.text,
+            "date": s.claim.when.text if s.claim.when else None,
             "family": s.family,
             "published": s.published,
             "url": s.url,

@@ -183,9 +183,9 @@ def parse_date(word: str, when: str, today: date) -> ClaimDate:
             month = _MONTHS[parts[0]]
             nums = [int(p) for p in parts[1:]]
             day = next((n for n in nums if n <= 31), None)
-            year = next((n for n in nums if n > 31), None)
-            if year is None:  # "since June": the latest June that has begun
-                year = today.year if date(today.year, month, 1) <= today else today.year - 1
+            stated = next((n for n in nums if n > 31), None)
+            year = stated or (today.year if date(today.year, month, 1) <= today else today.year - 1)
+            if stated is None:  # "since June": the latest June that has begun
                 meaning = f"{raw} taken as {year}"
             if day is not None:
                 start = end = date(year, month, day)
@@ -247,7 +247,9 @@ def _parse_versus(text: str, body: str, when: ClaimDate | None) -> Claim:
 
 
 def _parse_growth(text: str, body: str, when: ClaimDate | None) -> Claim:
-    refuse = f"claim {text!r}: cannot check this increase; claims that can be verified: {MEASURABLE}"
+    refuse = (
+        f"claim {text!r}: cannot check this increase; claims that can be verified: {MEASURABLE}"
+    )
     m = _GROWTH_RE.match(body)
     if not m:
         raise UsageError(refuse)

@@ -53,6 +53,7 @@ def _threshold_clause(result: dict[str, Any], a: dict[str, Any], first: bool) ->
         if a["reached_at_first_snapshot"]:
             return (
                 f"{who} had {thr} {label} already at the first snapshot, {a['first_reached']}"
+                + (f" ({a['relative']})" if a.get("relative") else "")
             )
         what = f"{thr} {label}" if first else "it"
         return f"{who} reached {what} on {a['first_reached']}{relative}"
@@ -174,11 +175,11 @@ def sheet_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for a in result["scopes"]:
             rows.append(
                 {
-                    "claim": result["claim"],
+                    "claim": entry["text"],
                     "family": result["family"],
                     "checked_at": when["checked_at"] if when else result["as_of"],
                     "scope": a["scope"],
-                    "snapshot_date": a.get("snapshot_date") or result.get("snapshot_date"),
+                    "snapshot_date": a.get("snapshot_date"),
                     "measured": a.get("measured"),
                     "verdict": a["verdict"],
                     "first_reached": a.get("first_reached") or a.get("passed_on"),

@@ -280,7 +280,11 @@ def _verify_versus(
     answers = {s: _versus_scope(con, claim, family, at, when, s) for s in scopes}
     result = answers[main]
     result["scopes"] = [
-        {k: a[k] for k in ("scope", "measured", "versus_value", "verdict", "passed_on", "note")}
+        {
+            k: a[k]
+            for k in ("scope", "snapshot_date", "measured", "versus_value", "verdict")
+            + ("passed_on", "note")
+        }
         for a in answers.values()
     ]
     result["supported_by"] = [s for s, a in answers.items() if a["verdict"] == "supported"]
