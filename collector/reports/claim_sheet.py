@@ -87,13 +87,16 @@ def _entry(src: str, i: int, entry: Any, default_family: str, today: date) -> Sh
     if "date" in entry:
         if split_date(text, today)[1] is not None:
             raise UsageError(f"{where}: the text already has a date; drop date = ...")
+        if split_date(f"x as of {entry['date']}", today)[1] is None:
+            raise UsageError(
+                f"{where}: date {entry['date']!r} is not a date collector reads "
+                "(e.g. 2026-01-13, 2026-01, December 2025, early 2026)"
+            )
         text = f"{text} as of {entry['date']}"
     try:
         claim = parse_claim(text, today)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    if "date" in entry and claim.when is None:
-        raise UsageError(f"{where}: date {entry['date']!r} is not a date collector reads")
     return SheetClaim(
         entry["text"],
         claim,
