@@ -392,6 +392,8 @@ def verify(
     family = parsed.subject or family
     if chart:
         charts.check_path(chart)
+        if parsed.kind == "growth" or scope_name == "global":
+            raise UsageError("--chart draws threshold and 'passed' claims on the Hub scopes")
     with warehouse.reader(db) as con:
         simulated = _simulated_notice(con)
         result = claims.verify(con, parsed, family, day, scope_name)
