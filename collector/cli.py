@@ -21,7 +21,7 @@ from collector.families import get_families
 from collector.output.progress import SnapshotProgress
 from collector.output.render import Document, Format, render
 from collector.reports import badge as badge_mod
-from collector.reports import claim_sheet, claim_words, claims, compare
+from collector.reports import claim_sheet, claim_words, claims, compare, modelscope_data
 from collector.reports import export as export_mod
 from collector.reports import series as reports
 from collector.scheduling import status as history
@@ -180,6 +180,14 @@ def snapshot(
             help="Official repos only, in seconds; recorded as the family NAME:official.",
         ),
     ] = False,
+    source: Annotated[
+        list[Source] | None,
+        typer.Option(
+            "--source",
+            help="Where to read the counters (repeatable): hub, or modelscope (the family's "
+            "official org there). Default: each family's `sources` (else hub).",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Take one snapshot of each family into the warehouse.
@@ -190,19 +198,39 @@ def snapshot(
     if official_only and strategy is not None:
         raise UsageError("--official-only lists official repos by author; drop --strategy")
     chosen = get_families(family or [DEFAULT_FAMILY], families)
+    wanted = [s.value for s in source] if source else None
+    on_hub = [f for f in chosen if "hub" in (wanted or f.sources)]
+    on_modelscope = [f for f in chosen if "modelscope" in (wanted or f.sources)]
+    if not on_hub and (strategy is not None or official_only):
+        raise UsageError("--strategy and --official-only apply to Hub snapshots (--source hub)")
+    results: list[RunResult] = []
     with SnapshotProgress(enabled=not quiet) as progress:
-        results = take_snapshot(
-            chosen,
-            db=db,
-            progress=progress,
-            resume=resume,
-            strategy=strategy.value if strategy else None,
-            official_only=official_only,
-        )
+        if on_hub:
+            results += take_snapshot(
+                on_hub,
+                db=db,
+                progress=progress,
+                resume=resume,
+                strategy=strategy.value if strategy else None,
+                official_only=official_only,
+            )
+        if on_modelscope:
+            from collector.snapshot.modelscope_run import take_modelscope_snapshot
+
+            results += take_modelscope_snapshot(
+                on_modelscope, db=db, progress=progress, resume=resume
+            )
     for r in results:
         typer.echo(_summary(r))
         if r.status == "partial":
             typer.echo(f"Warning: {r.family}: partial snapshot: {r.error}", err=True)
+    if on_modelscope:
+        typer.echo(f"Note: {modelscope_data.WINDOW_NOTE}")
+
+
+class Source(str, Enum):
+    hub = "hub"
+    modelscope = "modelscope"
 
 
 def _summary(r: RunResult) -> str:
@@ -214,10 +242,15 @@ def _summary(r: RunResult) -> str:
         extra = f", {r.rejected} data problems ({kinds})"
     resumed = " (resumed)" if r.resumed else ""
     return (
-        f"{r.family}: run {r.run_id} {r.status}{resumed} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "
+        f"{r.family}{_on(r)}: run {r.run_id} {r.status}{resumed} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "
         f"{r.members:,} members ({r.official:,} official, {r.derivatives:,} derivatives{kept}), "
         f"{r.requests:,} requests ({r.retries} retries{limited}){extra}, {r.seconds:.1f}s"
     )
+
+
+def _on(r: RunResult) -> str:
+    source = getattr(r, "source", "hub")
+    return "" if source == "hub" else f" on {source}"
 
 
 class By(str, Enum):
