@@ -220,8 +220,11 @@ def commit(
     """Write `members` and their `edges` (module docstring) as one run of
     `result.family` from `result.source`, in one transaction; sets result.run_id and the
     member counts. `result.status` is 'complete' or 'partial' (a partial run keeps the
-    previous run's members it did not see, at their last counters)."""
+    previous run's members it did not see, at their last counters). A run older than the
+    family's last counted run on the platform is refused (UsageError): runs of a family
+    and platform are committed in time order."""
     platform = platform_of(con, result.source)
+    check_clock(con, result.family, result.started_at, platform)
     con.register("snap", members)
     con.register("snap_edges", edges)
     con.register("renames", renames if renames is not None else _NO_RENAMES)
