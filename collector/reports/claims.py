@@ -57,7 +57,9 @@ def points(
     if col is None:
         return [], f"{metric} has no {scope} count"
     rows = con.execute(
-        f"SELECT date, {col} FROM family_daily WHERE family = ? ORDER BY date", [family]
+        f"SELECT date, {col} FROM family_daily WHERE family = ? AND platform = 'huggingface' "
+        "ORDER BY date",
+        [family],
     ).fetchall()
     return [(d, None if v is None else int(v)) for d, v in rows], None
 
@@ -196,7 +198,8 @@ def verify(
 
 def _count(con: duckdb.DuckDBPyConnection, family: str, at: date | None) -> int:
     row = con.execute(
-        "SELECT count(*) FROM family_daily WHERE family = ? AND (? IS NULL OR date <= ?)",
+        "SELECT count(*) FROM family_daily WHERE family = ? AND platform = 'huggingface' "
+        "AND (? IS NULL OR date <= ?)",
         [family, at, at],
     ).fetchone()
     return int(row[0]) if row else 0
@@ -217,7 +220,8 @@ def _breakdown(
         return None
     fam_col, off_col = _COLUMNS[claim.metric]
     row = con.execute(
-        f"SELECT {fam_col}, {off_col or 'NULL'} FROM family_daily WHERE family = ? AND date = ?",
+        f"SELECT {fam_col}, {off_col or 'NULL'} FROM family_daily "
+        "WHERE family = ? AND platform = 'huggingface' AND date = ?",
         [family, date.fromisoformat(day)],
     ).fetchone()
     if row is None:
@@ -231,10 +235,12 @@ def _breakdown(
 
 
 _POINTS_SQL = """SELECT date, {col} AS value FROM family_daily
-    WHERE family = $family AND date <= coalesce($as_of, date)"""
+    WHERE family = $family AND platform = 'huggingface' AND date <= coalesce($as_of, date)"""
 _GAP_SQL = """SELECT a.date, (a.{col}) - (b.{col}) AS value
-    FROM family_daily a JOIN family_daily b ON b.date = a.date AND b.family = $versus
-    WHERE a.family = $family AND a.date <= coalesce($as_of, a.date)"""
+    FROM family_daily a JOIN family_daily b
+      ON b.date = a.date AND b.family = $versus AND b.platform = a.platform
+    WHERE a.family = $family AND a.platform = 'huggingface'
+      AND a.date <= coalesce($as_of, a.date)"""
 
 
 def claim_series(

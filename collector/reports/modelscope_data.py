@@ -21,23 +21,12 @@ WINDOW_NOTE = (
 MODELSCOPE_METRICS = {"downloads_all_time": "downloads_all_time", "likes": "likes"}
 
 
-def has_platforms(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether family_daily tells platforms apart (warehouses with ModelScope sources)."""
-    cols = con.execute("SELECT * FROM family_daily LIMIT 0").description or []
-    return any(c[0] == "platform" for c in cols)
-
-
-def platform_filter(con: duckdb.DuckDBPyConnection, platform: str = "huggingface") -> str:
-    """A WHERE clause fragment selecting one platform's rows, empty on a Hub-only warehouse."""
-    return f" AND platform = '{platform}'" if has_platforms(con) else ""
-
-
 def modelscope_series(
     con: duckdb.DuckDBPyConnection, family: str, metric: str
 ) -> list[tuple[date, int]]:
     """(date, value) of the family's ModelScope day-runs; empty when there are none."""
     col = MODELSCOPE_METRICS.get(metric)
-    if col is None or not has_platforms(con):
+    if col is None:
         return []
     rows = con.execute(
         f"""SELECT date, {col} FROM family_daily
@@ -57,8 +46,8 @@ def global_points(
     if not ms:
         return [], f"no ModelScope snapshots of {family} in this warehouse"
     hub = con.execute(
-        f"SELECT date, {hub_col} FROM family_daily WHERE family = ?"
-        f"{platform_filter(con)} ORDER BY date",
+        f"SELECT date, {hub_col} FROM family_daily WHERE family = ? "
+        "AND platform = 'huggingface' ORDER BY date",
         [family],
     ).fetchall()
     out: list[tuple[date, int | None]] = []
