@@ -283,6 +283,13 @@ def report(
     chart: ChartOpt = None,
     log: LogOpt = False,
     no_chart: Annotated[bool, typer.Option("--no-chart", help="No chart in the terminal.")] = False,
+    source: Annotated[
+        Source,
+        typer.Option(
+            "--source",
+            help="Whose counters: the Hub (default) or the family's ModelScope org(s).",
+        ),
+    ] = Source.hub,
     db: DbOpt = None,
 ) -> None:
     """The family's cumulative-download trend, one row per day with a snapshot (or period)."""
@@ -290,14 +297,17 @@ def report(
 
     start, stop = parse_range(since, until, today=_today())
     period = every.value if every else None
+    platform = "modelscope" if source is Source.modelscope else "huggingface"
+    if by is not None and source is Source.modelscope:
+        raise UsageError("--by splits Hub lineage; ModelScope has none (drop --by)")
     with warehouse.reader(db) as con:
         simulated = _simulated_notice(con)
-        series = reports.daily_series(con, family, start, stop)
+        series = reports.daily_series(con, family, start, stop, platform)
         if by is not None:
             rows = reports.group_series(con, family, by.value, start, stop, period)
             groups = [c for c in (rows[0] if rows else {}) if c not in ("period", "date", "total")]
         elif period:
-            rows = reports.period_series(con, family, period, start, stop)
+            rows = reports.period_series(con, family, period, start, stop, platform)
     if by is not None:
         lead = ["period", "date"] if period else ["date"]
         data = {
@@ -324,6 +334,10 @@ def report(
         columns = reports.PERIOD_COLUMNS if period else reports.SERIES_COLUMNS
         title = f"{family}: " + (f"every {period}" if period else "daily")
         notes = _partial_notes(series.partial_days) + _anomaly_notes(series.anomalies)
+        if source is Source.modelscope:
+            title = title.replace(":", " on ModelScope:", 1)
+            data.update(platform="modelscope", note=modelscope_data.WINDOW_NOTE)
+            notes.append(f"Note: {modelscope_data.WINDOW_NOTE}")
         doc = Document(
             columns,
             rows,

@@ -98,7 +98,7 @@ def test_rerun_doubles_nothing(ms: FakeModelScope, cli: Cli, isolated_env: Path)
 
 def test_429_retry_after_5xx_and_garbage(ms: FakeModelScope, cli: Cli, isolated_env: Path) -> None:
     ms.inject("429", after=1, retry_after=1)
-    ms.inject("502", after=3)
+    ms.inject("502", after=2)  # the retry of that page fails once more
     ms.add_garbage("Qwen", "junk")
     ms.add("Qwen/bad", downloads="lots")
     out = cli("snapshot", "--source", "modelscope", "--quiet", now="2026-03-01T12:00:00").stdout
