@@ -215,7 +215,7 @@ def snapshot(
                 official_only=official_only,
             )
         if on_modelscope:
-            from collector.snapshot.modelscope_run import take_modelscope_snapshot
+            from collector.snapshot.modelscope import take_modelscope_snapshot
 
             results += take_modelscope_snapshot(
                 on_modelscope, db=db, progress=progress, resume=resume

@@ -63,6 +63,7 @@ class FakeModelScope:
     def __init__(self) -> None:
         self.models: dict[str, dict[str, Any]] = {}
         self.garbage: dict[str, list[Any]] = {}
+        self.hidden: set[str] = set()  # left out of listings, still served by id
         self.faults: list[_Fault] = []
         self.requests: list[tuple[str, dict[str, str], int]] = []
         self._lock = threading.Lock()
@@ -159,7 +160,11 @@ class FakeModelScope:
             return 400, _dump({"success": False, "message": "at most 3000 results"}), []
         owner = params.get("owner", "")
         items: list[Any] = sorted(
-            (m for m in self.models.values() if m["id"].split("/", 1)[0] == owner),
+            (
+                m
+                for m in self.models.values()
+                if m["id"].split("/", 1)[0] == owner and m["id"] not in self.hidden
+            ),
             key=lambda m: (-m["downloads"] if isinstance(m["downloads"], int) else 0, m["id"]),
         )
         items += self.garbage.get(owner, [])

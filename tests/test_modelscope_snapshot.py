@@ -157,3 +157,22 @@ def test_global_scope_adds_modelscope_to_the_hub_family(
     assert claim["notes"][0].startswith("ModelScope does not document the counting window")
     text = cli("verify", "451M downloads", now="2026-03-02T00:00:00").stdout
     assert "Note: ModelScope does not document the counting window" in text
+
+
+def test_missing_from_the_listing_is_looked_up_gone_departs(
+    ms: FakeModelScope, cli: Cli, isolated_env: Path
+) -> None:
+    cli("snapshot", "--source", "modelscope", "--quiet", now="2026-03-01T12:00:00")
+    ms.hidden.add("Qwen/model-59")  # 60,000 downloads: skipped by a shifting listing
+    del ms.models["Qwen/model-58"]  # 59,000 downloads: deleted
+    out = cli("snapshot", "--source", "modelscope", "--quiet", now="2026-03-02T12:00:00").stdout
+    assert "59 members (59 official, 0 derivatives), 4 requests" in out  # 2 pages + 2 lookups
+    report = js(cli, "report", "--source", "modelscope", now="2026-03-03T00:00:00")
+    # the deleted model departs but its downloads stay in the cumulative total
+    assert [(r["repos"], r["downloads_all_time"]) for r in report["series"]] == [
+        (60, MS_TOTAL),
+        (59, MS_TOTAL),
+    ]
+    assert [(a["repo_id"], a["kind"]) for a in report["anomalies"]] == [
+        ("Qwen/model-58", "departed")
+    ]
