@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import Cli
 from tests.fakehub import FakeHub
 from tests.fakemodelscope import FakeModelScope
+from tests.test_golden import check
 
 M = 1_000_000
 MS_TOTAL = 1000 * 60 * 61 // 2  # 1,830,000
@@ -157,6 +158,7 @@ def test_global_scope_adds_modelscope_to_the_hub_family(
     assert claim["notes"][0].startswith("ModelScope does not document the counting window")
     text = cli("verify", "451M downloads", now="2026-03-02T00:00:00").stdout
     assert "Note: ModelScope does not document the counting window" in text
+    check("verify-global.txt", text)
 
 
 def test_missing_from_the_listing_is_looked_up_gone_departs(

@@ -101,7 +101,12 @@ def sentence(result: dict[str, Any]) -> str:
     ordered = sorted(result["scopes"], key=lambda a: a["scope"] != main)
     parts = [clause(result, a, i == 0) for i, a in enumerate(ordered)]
     when = f" ({result['date']['text']})" if result.get("date") else ""
-    head = f"{VERDICTS[result['verdict']]}{when}: "
+    head = f"{VERDICTS[result['verdict']]}{when}"
+    others = [s for s in result.get("supported_by", []) if s != main]
+    if result["verdict"] != "supported" and others:
+        plural = "s" if len(others) > 1 else ""
+        head += f" in the {main} scope, supported in the {' and '.join(others)} scope{plural}"
+    head += ": "
     if kind == "growth":
         head += f"{result['claim']!r} needs {_required(result)}; "
     return head + "; ".join(parts) + "."

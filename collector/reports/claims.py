@@ -52,7 +52,8 @@ def points(
     """(date, value) of every day-run in a scope, or ([], why it is not measured)."""
     fam_col, off_col = _COLUMNS[metric]
     if scope == "global":
-        return modelscope_data.global_points(con, family, metric, fam_col)
+        hub, _ = points(con, family, metric, "family")
+        return modelscope_data.global_points(con, family, metric, hub)
     col = off_col if scope == "official" else fam_col
     if col is None:
         return [], f"{metric} has no {scope} count"

@@ -37,19 +37,18 @@ def modelscope_series(
 
 
 def global_points(
-    con: duckdb.DuckDBPyConnection, family: str, metric: str, hub_col: str
+    con: duckdb.DuckDBPyConnection,
+    family: str,
+    metric: str,
+    hub: list[tuple[date, int | None]],
 ) -> tuple[list[tuple[date, int | None]], str | None]:
-    """Hub family + ModelScope org per Hub day-run, or ([], why global is not measured)."""
+    """The Hub family's series plus the ModelScope org's value at its last day-run on or
+    before each Hub day-run, or ([], why global is not measured)."""
     if metric not in MODELSCOPE_METRICS:
         return [], f"ModelScope reports no {metric}"
     ms = modelscope_series(con, family, metric)
     if not ms:
         return [], f"no ModelScope snapshots of {family} in this warehouse"
-    hub = con.execute(
-        f"SELECT date, {hub_col} FROM family_daily WHERE family = ? "
-        "AND platform = 'huggingface' ORDER BY date",
-        [family],
-    ).fetchall()
     out: list[tuple[date, int | None]] = []
     i, last = 0, None
     for day, value in hub:
@@ -57,5 +56,5 @@ def global_points(
             last = ms[i][1]
             i += 1
         if last is not None and value is not None:
-            out.append((day, int(value) + last))
+            out.append((day, value + last))
     return out, None
