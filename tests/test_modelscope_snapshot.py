@@ -134,7 +134,12 @@ def test_failed_then_resumed_fetches_only_what_is_missing(
 
 
 def test_global_scope_adds_modelscope_to_the_hub_family(
-    ms: FakeModelScope, qwen_hub: FakeHub, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ms: FakeModelScope,
+    qwen_hub: FakeHub,
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    isolated_env: Path,
 ) -> None:
     families = tmp_path / "families.toml"
     families.write_text(
@@ -159,6 +164,17 @@ def test_global_scope_adds_modelscope_to_the_hub_family(
     text = cli("verify", "451M downloads", now="2026-03-02T00:00:00").stdout
     assert "Note: ModelScope does not document the counting window" in text
     check("verify-global.txt", text)
+    # the README's SQL for the global scope gives the same number
+    assert (
+        sql(
+            isolated_env,
+            """SELECT h.date, h.downloads_all_time + m.downloads_all_time AS global_downloads
+        FROM family_daily h ASOF JOIN family_daily m
+          ON m.family = h.family AND m.platform = 'modelscope' AND m.date <= h.date
+        WHERE h.family = 'qwen' AND h.platform = 'huggingface' ORDER BY h.date""",
+        )[-1][1]
+        == claim["scopes"][2]["measured"]
+    )
 
 
 def test_missing_from_the_listing_is_looked_up_gone_departs(
