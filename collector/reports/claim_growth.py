@@ -77,10 +77,12 @@ def verify_growth(
     end = when.end if when.word == "in" else as_of
     if end is not None and as_of is not None:
         end = min(end, as_of)
+    rows = claims.hub_rows(con, family, claim.metric)
+    by_scope = claims.scope_series(con, family, claim.metric, scopes, rows)
     answers = []
     notes: list[str] = []
     for name in scopes:
-        series, unmeasured = claims.points(con, family, claim.metric, name)
+        series, unmeasured = by_scope[name]
         if unmeasured:
             answers.append({"scope": name, "verdict": "not_measured", "note": unmeasured})
             continue

@@ -46,23 +46,47 @@ def scopes_for(claim: Claim, scope: str | None) -> list[str]:
     return [scope] if scope else list(SCOPES)
 
 
-def points(
-    con: duckdb.DuckDBPyConnection, family: str, metric: str, scope: str
-) -> tuple[list[tuple[date, int | None]], str | None]:
-    """(date, value) of every day-run in a scope, or ([], why it is not measured)."""
+Series = list[tuple[date, int | None]]
+
+
+def hub_rows(
+    con: duckdb.DuckDBPyConnection, family: str, metric: str
+) -> list[tuple[date, int | None, int | None]]:
+    """(date, family value, official value) of every Hub day-run, in one query."""
     fam_col, off_col = _COLUMNS[metric]
-    if scope == "global":
-        hub, _ = points(con, family, metric, "family")
-        return modelscope_data.global_points(con, family, metric, hub)
-    col = off_col if scope == "official" else fam_col
-    if col is None:
-        return [], f"{metric} has no {scope} count"
     rows = con.execute(
-        f"SELECT date, {col} FROM family_daily WHERE family = ? AND platform = 'huggingface' "
-        "ORDER BY date",
+        f"SELECT date, {fam_col}, {off_col or 'NULL'} FROM family_daily "
+        "WHERE family = ? AND platform = 'huggingface' ORDER BY date",
         [family],
     ).fetchall()
-    return [(d, None if v is None else int(v)) for d, v in rows], None
+    return [(d, _int(f), _int(o)) for d, f, o in rows]
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def scope_series(
+    con: duckdb.DuckDBPyConnection,
+    family: str,
+    metric: str,
+    scopes: list[str],
+    rows: list[tuple[date, int | None, int | None]],
+) -> dict[str, tuple[Series, str | None]]:
+    """Per scope, its (date, value) series from the Hub rows (plus ModelScope for global),
+    or ([], why it is not measured)."""
+    out: dict[str, tuple[Series, str | None]] = {}
+    for scope in scopes:
+        if scope == "global":
+            family_series = [(d, f) for d, f, _ in rows]
+            out[scope] = modelscope_data.global_points(con, family, metric, family_series)
+        elif scope == "official" and _COLUMNS[metric][1] is None:
+            out[scope] = [], f"{metric} has no {scope} count"
+        elif scope == "official":
+            out[scope] = [(d, o) for d, _, o in rows], None
+        else:
+            out[scope] = [(d, f) for d, f, _ in rows], None
+    return out
 
 
 def _relative(reached: date, at: date) -> str:
@@ -156,10 +180,12 @@ def verify(
         return _verify_versus(con, claim, family, at, when, scopes_for(claim, scope))
     scopes = scopes_for(claim, scope)
     main = scopes[0] if scope or claim.metric in _FIXED_SCOPE else "family"
+    rows = hub_rows(con, family, claim.metric)
+    by_scope = scope_series(con, family, claim.metric, scopes, rows)
     answers = []
     notes: list[str] = []
     for name in scopes:
-        series, unmeasured = points(con, family, claim.metric, name)
+        series, unmeasured = by_scope[name]
         if unmeasured:
             answers.append({"scope": name, "verdict": "not_measured", "note": unmeasured})
             continue
@@ -181,8 +207,8 @@ def verify(
         "verdict": primary["verdict"],
         "first_reached": primary.get("first_reached"),
         "relative": primary.get("relative"),
-        "breakdown": _breakdown(con, claim, family, primary.get("snapshot_date")),
-        "snapshots": _count(con, family, at),
+        "breakdown": _breakdown(claim, rows, primary.get("snapshot_date")),
+        "snapshots": sum(1 for d, _, _ in rows if at is None or d <= at),
         "projection": None,
         "scopes": answers,
         "supported_by": [a["scope"] for a in answers if a["verdict"] == "supported"],
@@ -197,15 +223,6 @@ def verify(
     return result
 
 
-def _count(con: duckdb.DuckDBPyConnection, family: str, at: date | None) -> int:
-    row = con.execute(
-        "SELECT count(*) FROM family_daily WHERE family = ? AND platform = 'huggingface' "
-        "AND (? IS NULL OR date <= ?)",
-        [family, at, at],
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _scope_column(metric: str, scope: str) -> str | None:
     fam_col, off_col = _COLUMNS[metric]
     if scope == "global":
@@ -214,25 +231,19 @@ def _scope_column(metric: str, scope: str) -> str | None:
 
 
 def _breakdown(
-    con: duckdb.DuckDBPyConnection, claim: Claim, family: str, day: str | None
+    claim: Claim, rows: list[tuple[date, int | None, int | None]], day: str | None
 ) -> dict[str, int | None] | None:
     """Official and derivative parts of the family value on the day checked."""
-    if day is None:
+    found = [(f, o) for d, f, o in rows if day is not None and d.isoformat() == day]
+    if not found:
         return None
-    fam_col, off_col = _COLUMNS[claim.metric]
-    row = con.execute(
-        f"SELECT {fam_col}, {off_col or 'NULL'} FROM family_daily "
-        "WHERE family = ? AND platform = 'huggingface' AND date = ?",
-        [family, date.fromisoformat(day)],
-    ).fetchone()
-    if row is None:
-        return None
-    fam, off = row
+    fam, off = found[0]
     if claim.metric == "derivatives":
-        return {"official": None, "derivative": int(fam)}
+        return {"official": None, "derivative": fam}
     if claim.metric == "models":
-        return {"official": int(off), "derivative": None}
-    return {"official": int(off), "derivative": int(fam - off)}
+        return {"official": off, "derivative": None}
+    derivative = fam - off if fam is not None and off is not None else None
+    return {"official": off, "derivative": derivative}
 
 
 _POINTS_SQL = """SELECT date, {col} AS value FROM family_daily

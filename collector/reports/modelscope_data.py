@@ -28,6 +28,12 @@ def modelscope_series(
     col = MODELSCOPE_METRICS.get(metric)
     if col is None:
         return []
+    # most warehouses have no ModelScope runs: a look at `runs` spares the series query
+    any_run = con.execute(
+        "SELECT 1 FROM runs WHERE family = ? AND source = 'modelscope' LIMIT 1", [family]
+    ).fetchall()
+    if not any_run:
+        return []
     rows = con.execute(
         f"""SELECT date, {col} FROM family_daily
             WHERE family = ? AND platform = 'modelscope' AND {col} IS NOT NULL ORDER BY date""",
