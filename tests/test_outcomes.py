@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import Cli
 from tests.fakehub import FakeHub
 
-FAMILIES = '[families.acme]\nauthors = ["acme"]\n'
+FAMILIES = '[families.acme]\nauthors = ["acme"]\nstrategy = "lineage"\n'
 
 
 @pytest.fixture

@@ -226,9 +226,20 @@ class HubClient:
             return None
         return value
 
+    def get(
+        self, url: str, params: list[tuple[str, str]] | None = None, *, follow: bool = True
+    ) -> tuple[httpx2.Response, Any]:
+        """One paced, retried GET: the response and its JSON body (None for a redirect
+        not followed, with `follow=False`)."""
+        return self._get(url, params, follow=follow)
+
     # -- one request, paced and retried -------------------------------------------------
     def _get(
-        self, url: str, params: list[tuple[str, str]] | None, patient: bool = False
+        self,
+        url: str,
+        params: list[tuple[str, str]] | None,
+        patient: bool = False,
+        follow: bool = True,
     ) -> tuple[httpx2.Response, Any]:
         """One GET, retried on 408/429/5xx, network errors and unreadable JSON bodies:
         `max_retries` times, and with `patient` for as long as `patience` allows."""
@@ -253,9 +264,12 @@ class HubClient:
                     headers=self._headers,
                     timeout=self.timeout,
                     max_retries=0,
-                    follow_redirects=True,
+                    follow_redirects=follow,
                 )
                 self.stats.bytes += len(response.content)
+                if not follow and 300 <= response.status_code < 400:
+                    self._pace(response)
+                    return response, None
                 if response.status_code < 400:
                     self._pace(response)
                     try:
