@@ -82,6 +82,28 @@ _FIRST_CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 _JSON = ("Content-Type", "application/json; charset=utf-8")
 
 
+class VirtualClock:
+    """A clock that real time moves, and that `sleep` moves forward without sleeping.
+
+    Give its `now` and `sleep` to both the FakeHub (clock, latency) and the client: minutes
+    of latency, backoff and rate-limit waits then cost nothing, while the real time spent
+    computing still counts.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._offset = 0.0
+
+    def now(self) -> float:
+        with self._lock:
+            return time.monotonic() + self._offset
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self._offset += seconds
+
+
 class LoggedRequest(NamedTuple):
     """One request seen by the hub. ``status`` is None when the connection was reset."""
 
@@ -304,10 +326,12 @@ class FakeHub:
         latency: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
         breaks: Iterable[str] = (),
+        reject_tokens: bool = False,
     ) -> None:
         if rate_limit_mode not in RATE_LIMIT_MODES:
             raise ValueError(f"rate_limit_mode must be one of {sorted(RATE_LIMIT_MODES)}")
         self.breaks = frozenset(breaks)
+        self.reject_tokens = reject_tokens  # a request with a token: 401 (expired token)
         if self.breaks - BREAKS:
             raise ValueError(f"unknown breaks {sorted(self.breaks - BREAKS)}; known: {sorted(BREAKS)}")
         # Seconds every request takes before it is answered, slept with `sleep` (give a
@@ -606,7 +630,9 @@ class FakeHub:
         if fault == "slow":
             time.sleep(self.slow_seconds)
         try:
-            if fault in ("429", "429_retry_after", "429_bare", "500", "502", "503"):
+            if self.reject_tokens and authorization:
+                response = _error(401, "Invalid credentials in Authorization header")
+            elif fault in ("429", "429_retry_after", "429_bare", "500", "502", "503"):
                 response = self._fault_response(fault)
             elif fault == "invalid_json":
                 html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
