@@ -3,6 +3,7 @@ offline mode, and the time bounds of the plan."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -206,3 +207,35 @@ def test_auto_never_picks_a_lineage_crawl_longer_than_the_time_budget() -> None:
         "Official repos only, in seconds: collector snapshot -f acme --official-only",
     ]
     assert client.patience == 0  # COLLECTOR_PATIENCE=0 in tests; else patience_for(ETA)
+
+
+def test_old_id_and_other_case_parents_link_children_and_unresolved_ones_are_counted(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    families = tmp_path / "families.toml"
+    families.write_text('[families.qwen]\nauthors = ["Qwen"]\nstrategy = "hub"\n')
+    monkeypatch.setenv("COLLECTOR_FAMILIES", str(families))
+    with FakeHub(page_size=3) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        hub.add("Qwen/Qwen-7B", downloads_all_time=1000)
+        hub.add_derivative("a/ft", parent="Qwen/Qwen-7B", downloads_all_time=100)
+        hub.rename("Qwen/Qwen-7B", "Qwen/Qwen1-7B")  # a/ft's tag names the old id
+        hub.add_derivative("b/q", parent="A/FT", relation="quantized", downloads_all_time=10)
+        hub.add_derivative("c/lost", parent="gone/parent", downloads_all_time=5)
+        hub.add("d/other", downloads_all_time=1)
+        result = cli("snapshot", "-f", "qwen", "-q", now="2026-01-01T10:00:00")
+        lookups = [r.path for r in hub.requests if r.path != "/api/models"]
+    # 6 repos in one page, then one lookup of each dangling parent (the old id's 307
+    # followed to the new one)
+    assert lookups == [
+        "/api/models/Qwen/Qwen-7B",
+        "/api/models/Qwen/Qwen1-7B",
+        "/api/models/gone/parent",
+    ]
+    assert result.stdout.startswith(
+        "qwen: run 1 complete at 2026-01-01 10:00:00 UTC: 3 members (1 official, 2 derivatives), "
+        "3 requests (0 retries), 1 data problems (1 unresolved base_model parent), "
+    )
+    out = json.loads(cli("members", "-f", "qwen", "--format", "json").stdout)
+    depth = {m["repo_id"]: m["depth"] for m in out["members"]}
+    assert depth == {"Qwen/Qwen1-7B": 0, "a/ft": 1, "b/q": 2}

@@ -321,7 +321,7 @@ class HubClient:
         failing = self.clock() - (first_failure if first_failure is not None else self.clock())
         raise HubError(
             f"{error} from {self.endpoint} for {_path(url)} after {attempt + 1} attempts"
-            + (f" over {format_seconds(failing)}" if attempt else "")
+            + (f" over {format_seconds(failing)}" if failing >= 60 else "")
         )
 
     def _refused(self, status: int | None, url: str, listing: bool) -> HubError:
