@@ -275,3 +275,10 @@ def test_claims_and_claim_are_exclusive(sample: Path, cli: Cli, tmp_path: Path) 
         assert "give one claim" in result.stderr
     missing = cli("verify", "--claims", str(tmp_path / "none.toml"), ok=False)
     assert missing.exit_code == 2 and "cannot read claim sheet" in missing.stderr
+
+
+def test_claim_sheet_narrowed_to_one_scope(sample: Path, cli: Cli) -> None:
+    sheet = js(cli, "verify", "--claims", str(ROOT / "claims" / "qwen.toml"), "--scope", "official")
+    scopes = [[a["scope"] for a in e["result"]["scopes"]] for e in sheet["claims"]]
+    # derivatives are counted in the derivative scope whatever the --scope
+    assert scopes == [["official"]] * 4 + [["derivative"]] + [["official"]] * 4
