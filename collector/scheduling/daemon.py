@@ -14,6 +14,8 @@
 - Each run is one line for the log sink, and a row in `runs` (take_snapshot records
   complete and failed runs; an interrupted one leaves none).
 - Runs are stamped with the daemon's clock (the wall clock), never $COLLECTOR_NOW.
+- A schedule with `site = "DIR"` rebuilds that static site after a run that stored a
+  snapshot (complete or partial); the build swaps the folder at once (collector.site.build).
 """
 
 from __future__ import annotations
@@ -273,20 +275,37 @@ class Daemon:
         """One run of a schedule: each family in turn. Never raises (the log says why)."""
         with self._busy():
             db = self.dbs[schedule.name]
+            stored = False
             for family in self.families[schedule.name]:
                 if self.stopping.is_set():
-                    return
+                    break
                 try:
-                    self._run_family(schedule, family, db)
+                    stored = self._run_family(schedule, family, db) or stored
                 except Interrupted:
-                    return
+                    break
                 except Exception as exc:  # keep the daemon alive for the next run
                     self.log(
                         f"{schedule.name} {family.name}: unexpected error "
                         f"{type(exc).__name__}: {exc}"
                     )
+            if stored and schedule.site is not None and not self.stopping.is_set():
+                self._build_site(schedule, db)
 
-    def _run_family(self, schedule: Schedule, family: Family, db: Path) -> None:
+    def _build_site(self, schedule: Schedule, db: Path) -> None:
+        from collector.site.build import build_site
+
+        try:
+            built = build_site(db, schedule.site or "")
+        except Exception as exc:  # the snapshot is stored; a failed build keeps the old site
+            self.log(f"{schedule.name}: site {schedule.site} not rebuilt: {exc}")
+            return
+        self.log(
+            f"{schedule.name}: site {built.out} rebuilt, {built.pages} pages "
+            f"({built.seconds:.1f}s)"
+        )
+
+    def _run_family(self, schedule: Schedule, family: Family, db: Path) -> bool:
+        """One family's snapshot; True when it stored one (complete or partial)."""
         guard = RunGuard(self.stopping, schedule.timeout, schedule.path)
         client = HubClient(sleep=guard.sleep)
         start = self.clock()
@@ -317,14 +336,15 @@ class Daemon:
             )
         except SnapshotFailed as exc:
             self.log(line("failed", exc.result, exc.result.error))
-            return
+            return False
         except Interrupted as exc:
             self.log(line("interrupted", error=f"{exc}; nothing written"))
             raise
         except CollectorError as exc:
             self.log(line("failed", error=str(exc)))
-            return
+            return False
         self.log(line(result.status, result))
+        return result.status in ("complete", "partial")
 
     @contextmanager
     def _busy(self) -> Iterator[None]:

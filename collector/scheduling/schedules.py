@@ -11,6 +11,8 @@ A schedule file, `schedules/NAME.toml` (NAME is the job's name in logs and `stat
                                # (a relative path is relative to the daemon's working directory)
     # misfire_grace = "12h"    # skip a run that would start later than this (default: never skip)
     # catch_up = true          # at start, run at once if a run was missed while the daemon was down
+    # site = "site"            # rebuild this static site folder (`collector site`) after each
+                               # run that stored a snapshot
 
 Interval schedules run on a fixed grid counted from 2000-01-01 00:00 in their time zone
 (`interval = "6h"` runs at 00:00, 06:00, 12:00 and 18:00), so the next run is known without
@@ -52,6 +54,7 @@ _KNOWN_KEYS = {
     "db",
     "misfire_grace",
     "catch_up",
+    "site",
 }
 _DURATION_RE = re.compile(
     r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?"
@@ -75,6 +78,7 @@ class Schedule:
     db: Path | None
     misfire_grace: float | None  # seconds; None: a late run always starts
     catch_up: bool
+    site: Path | None = None  # the static site to rebuild after a run that stored a snapshot
 
     def trigger(self) -> BaseTrigger:
         """The APScheduler trigger of this schedule (the daemon and `status` share it)."""
@@ -197,6 +201,9 @@ def load_schedule(path: Path) -> Schedule:
     catch_up = data.get("catch_up", True)
     if not isinstance(catch_up, bool):
         raise bad("catch_up", "must be true or false")
+    site = data.get("site")
+    if site is not None and (not isinstance(site, str) or not site.strip()):
+        raise bad("site", "must be a folder path")
     return Schedule(
         name=path.stem,
         path=path,
@@ -208,6 +215,7 @@ def load_schedule(path: Path) -> Schedule:
         db=Path(db) if db else None,
         misfire_grace=grace,
         catch_up=catch_up,
+        site=Path(site) if site else None,
     )
 
 

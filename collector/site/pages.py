@@ -35,9 +35,13 @@ a:focus-visible,input:focus-visible+label{outline:3px solid #f5a623;outline-offs
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;margin:.4em 0;font-variant-numeric:tabular-nums;font-size:.93rem}
 caption{text-align:left;color:var(--muted);padding:2px 0}
-th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
-th{background:#f2f2f2}
+th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+thead th{background:#f2f2f2}
+tbody th{font-weight:600}
+td{white-space:nowrap}
 td.n,th.n{text-align:right}
+td.w{white-space:normal;min-width:16em}
+ul.legend{list-style:none;padding:0;margin:.2em 0;display:flex;flex-wrap:wrap;gap:4px 16px}
 svg.chart{width:100%;height:auto;max-width:900px;display:block}
 svg.chart .grid line{stroke:#e2e2e2}
 svg.chart text{font-size:12px;fill:#333}
@@ -62,7 +66,8 @@ margin:.3em 0}
 .downloads{font-size:.9rem}
 ol.chain{padding-left:1.2em}
 footer{margin-top:2em;padding-bottom:2em;color:var(--muted);font-size:.9rem}
-@media (max-width:600px){body{font-size:15px}th,td{padding:3px 5px}h1{font-size:1.5rem}}
+@media (max-width:600px){body{font-size:15px}th,td{padding:3px 5px}h1{font-size:1.5rem}
+svg.chart text{font-size:22px}}
 """
 
 
@@ -71,10 +76,16 @@ def page(title: str, body: str, home: str) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # an empty icon: no favicon request, which a static host may answer with a 404
+        '<link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
-        f'<header><nav><a href="{home}">All families</a></nav></header>'
-        f"<main>{body}</main>"
-        '<footer>Made by collector from the Hugging Face Hub\'s download counters. '
+        + (
+            f'<header><nav><a href="{home}">All families</a></nav></header>'
+            if home != "index.html"
+            else ""
+        )
+        + f"<main>{body}</main>"
+        "<footer>Made by collector from the Hugging Face Hub's download counters. "
         f'<a href="{home}#about">About these figures</a></footer></body></html>\n'
     )
 
@@ -253,7 +264,9 @@ def _cumulative(f: FamilyData) -> str:
     for a in f.report["anomalies"]:
         kinds.setdefault(a["date"], []).append(f"{a['kind']} {a['repo_id']}")
     marks += [
-        svg.Mark("anomaly", day, f"{day}: " + "; ".join(items[:5]) + ("…" if len(items) > 5 else ""))
+        svg.Mark(
+            "anomaly", day, f"{day}: " + "; ".join(items[:5]) + ("…" if len(items) > 5 else "")
+        )
         for day, items in sorted(kinds.items())
     ]
     first, last = (rows[0], rows[-1]) if rows else ({}, {})
@@ -263,21 +276,22 @@ def _cumulative(f: FamilyData) -> str:
         f"({num(last.get('downloads_all_time'))}), split into official repos and derivatives; "
         f"{len(marks)} dates marked (anomalies, partial days). The numbers are in the table below."
     )
-    charts = "".join(
-        f'<figure class="{"log" if log else "linear"}">'
-        + svg.line_chart(
-            svg.LineChart(
-                f"{f.family}: cumulative downloads ({'log' if log else 'linear'} scale)",
-                desc,
-                dates,
-                series,
-                marks,
-                log,
-            ),
-            f"cumulative-{'log' if log else 'linear'}",
+    drawn = [
+        svg.LineChart(
+            f"{f.family}: cumulative downloads ({'log' if log else 'linear'} scale)",
+            desc,
+            dates,
+            series,
+            marks,
+            log,
         )
-        + "</figure>"
         for log in (False, True)
+    ]
+    charts = svg.legend(drawn[0]) + "".join(
+        f'<figure class="{"log" if c.log else "linear"}">'
+        + svg.line_chart(c, f"cumulative-{'log' if c.log else 'linear'}")
+        + "</figure>"
+        for c in drawn
     )
     notes = [
         f"<li>Partial snapshot on {p['date']}: {num(p['stale_repos'])} of {num(p['repos'])} "
@@ -335,7 +349,7 @@ def _claims(f: FamilyData) -> str:
             f'<td><span class="verdict {verdict}">{verdict.replace("_", " ")}</span></td>'
             f'<td class="n">{measured}</td><td class="n">{target}</td>'
             f"<td>{num(c.get('scope'))}</td><td>{num(c.get('snapshot_date'))}</td>"
-            f"<td>{num(c.get('first_reached'))}</td><td>{escape(str(detail))}</td></tr>"
+            f"<td>{num(c.get('first_reached'))}</td><td class=w>{escape(str(detail))}</td></tr>"
         )
     head = "".join(
         f'<th scope="col">{h}</th>'
@@ -396,16 +410,14 @@ def _share(share: float | None) -> str:
 def _split(f: FamilyData, split: dict[str, Any], dimension: str) -> str:
     rows = split["totalled"]
     groups = split["groups"]
-    chart = svg.line_chart(
-        svg.LineChart(
-            f"{f.family}: cumulative downloads by {dimension}",
-            f"One line per {dimension} group; the latest values are in the table below.",
-            [r["date"] for r in rows],
-            [svg.Series(str(g), [r[g] for r in rows]) for g in groups],
-            log=True,
-        ),
-        f"by-{dimension}",
+    drawn = svg.LineChart(
+        f"{f.family}: cumulative downloads by {dimension}",
+        f"One line per {dimension} group; the latest values are in the table below.",
+        [r["date"] for r in rows],
+        [svg.Series(str(g), [r[g] for r in rows]) for g in groups],
+        log=True,
     )
+    chart = svg.legend(drawn) + svg.line_chart(drawn, f"by-{dimension}")
     last = rows[-1] if rows else {}
     title = "relation" if dimension == "relation" else "lineage depth (0 = official)"
     return (
@@ -430,15 +442,13 @@ def _comparisons(f: FamilyData, names: dict[str, str]) -> str:
     for c in f.comparisons:
         a, b = c["families"]
         rows = c["series"]
-        chart = svg.line_chart(
-            svg.LineChart(
-                f"{a} vs {b}: downloads_all_time",
-                f"Cumulative downloads of {a} and {b} on the dates both have a snapshot.",
-                [r["date"] for r in rows],
-                [svg.Series(a, [r[a] for r in rows]), svg.Series(b, [r[b] for r in rows])],
-            ),
-            f"compare-{names[b]}",
+        drawn = svg.LineChart(
+            f"{a} vs {b}: downloads_all_time",
+            f"Cumulative downloads of {a} and {b} on the dates both have a snapshot.",
+            [r["date"] for r in rows],
+            [svg.Series(a, [r[a] for r in rows]), svg.Series(b, [r[b] for r in rows])],
         )
+        chart = svg.legend(drawn) + svg.line_chart(drawn, f"compare-{names[b]}")
         parts.append(
             f'<h3>{escape(a)} vs <a href="../{names[b]}/index.html">{escape(b)}</a></h3>'
             + "".join(f"<p>{escape(s)}.</p>" for s in c["sentences"])

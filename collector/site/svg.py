@@ -95,15 +95,17 @@ def line_chart(chart: LineChart, chart_id: str) -> str:
     out.append("</g>")
     for i, s in enumerate(chart.series):
         color, dash = COLORS[i % len(COLORS)], DASHES[i % len(DASHES)]
-        path = _path([(x(d), y(v)) if v is not None else None for d, v in zip(days, s.values)])
+        path = _path(
+            [(x(d), y(v)) if v is not None else None for d, v in zip(days, s.values, strict=True)]
+        )
         dashed = f' stroke-dasharray="{dash}"' if dash else ""
         points = sum(v is not None for v in s.values)
         out.append(
             f'<path class="line" d="{path}" stroke="{color}"{dashed} '
-            f"data-series={quoteattr(s.label)} data-points=\"{points}\"/>"
+            f'data-series={quoteattr(s.label)} data-points="{points}"/>'
         )
     top = chart.series[0].values if chart.series else []
-    by_day = dict(zip(chart.dates, top))
+    by_day = dict(zip(chart.dates, top, strict=False))
     for m in chart.marks:
         value = by_day.get(m.date)
         if value is None:
@@ -118,7 +120,6 @@ def line_chart(chart: LineChart, chart_id: str) -> str:
             f'<g class="mark {m.kind}" data-date="{m.date}"><title>{escape(m.label)}</title>'
             f"{shape}</g>"
         )
-    out.append(_legend(chart))
     return "".join(out) + "</svg>"
 
 
@@ -140,19 +141,17 @@ def sparkline(values: list[int | None], label: str) -> str:
     return out + f'<path class="line" d="{_path(coords)}" data-points="{len(points)}"/></svg>'
 
 
-def _legend(chart: LineChart) -> str:
-    out = ['<g class="legend" aria-hidden="true">']
-    x = LEFT + 8
+def legend(chart: LineChart) -> str:
+    """The chart's key as HTML (it stays readable at any width, unlike text in the SVG)."""
+    items = []
     for i, s in enumerate(chart.series):
         color, dash = COLORS[i % len(COLORS)], DASHES[i % len(DASHES)]
         dashed = f' stroke-dasharray="{dash}"' if dash else ""
-        out.append(
-            f'<line x1="{x}" x2="{x + 22}" y1="{TOP + 8}" y2="{TOP + 8}" stroke="{color}"'
-            f'{dashed} stroke-width="2.5"/><text x="{x + 27}" y="{TOP + 12}">'
-            f"{escape(s.label)}</text>"
+        items.append(
+            f'<li><svg width="28" height="10" aria-hidden="true"><line x1="0" x2="28" y1="5" '
+            f'y2="5" stroke="{color}" stroke-width="3"{dashed}/></svg> {escape(s.label)}</li>'
         )
-        x += 40 + 7 * len(s.label)
-    return "".join(out) + "</g>"
+    return '<ul class="legend">' + "".join(items) + "</ul>"
 
 
 def _path(points: list[tuple[float, float] | None]) -> str:
