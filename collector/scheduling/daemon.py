@@ -300,8 +300,7 @@ class Daemon:
             self.log(f"{schedule.name}: site {schedule.site} not rebuilt: {exc}")
             return
         self.log(
-            f"{schedule.name}: site {built.out} rebuilt, {built.pages} pages "
-            f"({built.seconds:.1f}s)"
+            f"{schedule.name}: site {built.out} rebuilt, {built.pages} pages ({built.seconds:.1f}s)"
         )
 
     def _run_family(self, schedule: Schedule, family: Family, db: Path) -> bool:

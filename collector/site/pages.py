@@ -67,7 +67,7 @@ margin:.3em 0}
 ol.chain{padding-left:1.2em}
 footer{margin-top:2em;padding-bottom:2em;color:var(--muted);font-size:.9rem}
 @media (max-width:600px){body{font-size:15px}th,td{padding:3px 5px}h1{font-size:1.5rem}
-svg.chart text{font-size:22px}}
+svg.chart text{font-size:19px}}
 """
 
 
