@@ -248,6 +248,30 @@ def test_line_chart_coordinates() -> None:
     assert ">1K</text>" in logged and ">100</text>" in logged
 
 
+def test_partial_days_and_anomalies_are_marked_on_the_line() -> None:
+    chart = svg.LineChart(
+        "t",
+        "d",
+        ["2026-01-01", "2026-01-03"],
+        [svg.Series("all", [100, 200])],
+        [svg.Mark("partial", "2026-01-03", "partial"), svg.Mark("anomaly", "2026-01-01", "x")],
+    )
+    drawn = svg.line_chart(chart, "c")
+    # axis 0..200 by 50: 200 is the top (y 14), 100 half way (y 147)
+    assert '<g class="mark partial" data-date="2026-01-03"><title>partial</title>' in drawn
+    assert '<circle cx="704.0" cy="14.0" r="5"/>' in drawn
+    assert '<path d="M64.0 140.0l6 10h-12z"/>' in drawn  # a triangle just above (64, 147)
+
+
+def test_an_empty_warehouse_makes_an_index_that_says_so(cli: Cli, tmp_path: Path) -> None:
+    cli("migrate")
+    out = tmp_path / "site"
+    assert build(cli, out) == (
+        f"Site written to {out}: 1 pages, 3 files (no families); open {out / 'index.html'}\n"
+    )
+    assert "No family has a snapshot yet" in (out / "index.html").read_text()
+
+
 def test_schedule_site_field(tmp_path: Path, cli: Cli) -> None:
     folder = tmp_path / "schedules"
     write_schedule(folder, "daily", 'families = ["qwen"]\ncron = "30 3 * * *"\nsite = "public"\n')

@@ -162,6 +162,10 @@ def index(site: SiteData, files: dict[str, str]) -> str:
             f"{num(f.growth['family_total'])}</data></td>"
             f"<td>{spark}</td><td>{num(last.get('date'))}{partial}</td></tr>"
         )
+    if not rows:
+        rows.append(
+            '<tr><td colspan="8">No family has a snapshot yet: run `collector snapshot`.</td></tr>'
+        )
     head = "".join(
         f'<th scope="col"{" class=n" if n else ""}>{label}</th>'
         for label, n in (
