@@ -186,8 +186,11 @@ class Browser:
     def open(self, url: str) -> None:
         """Navigate and wait for the load event."""
         self.events.clear()
-        self.call("Page.navigate", session=True, url=url)
-        self.wait_for("Page.loadEventFired")
+        started = self.call("Page.navigate", session=True, url=url)
+        if "errorText" in started:
+            raise RuntimeError(f"cannot open {url}: {started['errorText']}")
+        if started.get("loaderId"):  # none for a same-document (fragment) navigation
+            self.wait_for("Page.loadEventFired")
 
     def evaluate(self, expression: str) -> Any:
         result = self.call(

@@ -154,13 +154,13 @@ def index(site: SiteData, files: dict[str, str]) -> str:
             f'<th scope="row"><a href="{f.slug}/index.html">{escape(f.family)}</a></th>'
             f'<td class="n"><data data-metric="downloads_all_time" '
             f'value="{last.get("downloads_all_time", "")}">{num(last.get("downloads_all_time"))}'
-            f"</data></td>"
-            f'<td class="n">{num(last.get("official_downloads_all_time"))}</td>'
-            f'<td class="n">{num(last.get("derivative_downloads_all_time"))}</td>'
-            f'<td class="n">{num(last.get("repos"))}</td>'
+            f"</data></td><td>{spark}</td>"
             f'<td class="n"><data data-metric="growth" value="{f.growth["family_total"] or ""}">'
             f"{num(f.growth['family_total'])}</data></td>"
-            f"<td>{spark}</td><td>{num(last.get('date'))}{partial}</td></tr>"
+            f"<td>{num(last.get('date'))}{partial}</td>"
+            f'<td class="n">{num(last.get("official_downloads_all_time"))}</td>'
+            f'<td class="n">{num(last.get("derivative_downloads_all_time"))}</td>'
+            f'<td class="n">{num(last.get("repos"))}</td></tr>'
         )
     if not rows:
         rows.append(
@@ -171,12 +171,12 @@ def index(site: SiteData, files: dict[str, str]) -> str:
         for label, n in (
             ("Family", False),
             ("Downloads (all time)", True),
+            ("Trend", False),
+            ("New, 30 days", True),
+            ("Last snapshot", False),
             ("Official", True),
             ("Derivatives", True),
             ("Repos", True),
-            (f"New downloads, last {30} days", True),
-            ("Trend", False),
-            ("Last snapshot", False),
         )
     )
     body = (
