@@ -28,7 +28,7 @@ a{color:var(--link)}
 a:focus-visible,input:focus-visible+label{outline:3px solid #f5a623;outline-offset:2px}
 .notice{background:#fff4d6;border:1px solid #8a5300;padding:6px 10px;border-radius:4px}
 .muted{color:var(--muted)}
-.totals{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:8px;margin:0}
+.totals{display:grid;grid-template-columns:repeat(auto-fit,minmax(185px,1fr));gap:8px;margin:0}
 .totals div{border:1px solid var(--line);border-radius:6px;padding:8px 10px}
 .totals dt{color:var(--muted);font-size:.9rem}
 .totals dd{margin:0;font-size:1.25rem;font-weight:600;font-variant-numeric:tabular-nums}
@@ -67,7 +67,8 @@ margin:.3em 0}
 ol.chain{padding-left:1.2em}
 footer{margin-top:2em;padding-bottom:2em;color:var(--muted);font-size:.9rem}
 @media (max-width:600px){body{font-size:15px}th,td{padding:3px 5px}h1{font-size:1.5rem}
-svg.chart text{font-size:19px}}
+svg.chart text{font-size:19px}
+.totals{grid-template-columns:repeat(2,1fr)}}
 """
 
 
