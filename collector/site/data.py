@@ -64,7 +64,11 @@ class SiteData:
 def gather(
     con: duckdb.DuckDBPyConnection, claim_texts: dict[str, list[str]] | None = None
 ) -> SiteData:
-    """Everything the site shows, for every family with a day-run in the warehouse."""
+    """Everything the site shows, for every family with a day-run in the warehouse.
+
+    `claim_texts` maps a family to the claims its page checks (default: the packaged
+    claims.toml); a claim sheet of sourced claims plugs in here.
+    """
     claim_texts = default_claims() if claim_texts is None else claim_texts
     names = [f for f in reports.known_families(con) if reports.day_run(con, f, None)]
     slugs = slugs_for(names)
