@@ -46,7 +46,8 @@ class FamilyData:
     claims: list[dict[str, Any]]
     comparisons: list[dict[str, Any]]
     lineage: list[dict[str, Any]]
-    runs: list[dict[str, Any]]
+    runs: list[dict[str, Any]]  # what `runs --family F --format json` lists
+    sources: dict[int, dict[str, Any]] = field(default_factory=dict)  # run_id -> provenance
     claims_source: str = ""
 
 
@@ -116,6 +117,7 @@ def _family(
         comparisons=[_comparison(con, family, o) for o in others],
         lineage=_lineage(con, family),
         runs=history.run_history(con, RUNS_LIMIT, family),
+        sources=_sources(con, family),
         claims_source="packaged claims (collector/site/claims.toml)",
     )
 
@@ -172,6 +174,14 @@ def _lineage(con: duckdb.DuckDBPyConnection, family: str) -> list[dict[str, Any]
         key=lambda m: (-(m["downloads_all_time"] or 0), m["repo_id"]),
     )[:LINEAGE_LIMIT]
     return [reports.why(con, family, m["repo_id"]) for m in biggest]
+
+
+def _sources(con: duckdb.DuckDBPyConnection, family: str) -> dict[int, dict[str, Any]]:
+    """Where each run's figures come from: its source, dataset revision and lineage basis."""
+    rows = con.execute(
+        "SELECT run_id, source, revision, lineage_basis FROM runs WHERE family = ?", [family]
+    ).fetchall()
+    return {r[0]: {"source": r[1], "revision": r[2], "lineage_basis": r[3]} for r in rows}
 
 
 def slugs_for(names: list[str]) -> dict[str, str]:

@@ -9,67 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from html import escape
+from importlib import resources
 from typing import Any
 
 from collector.site import svg
 from collector.site.data import FamilyData, SiteData
 
-CSS = """
-:root{color-scheme:light;--fg:#1a1a1a;--muted:#4a4a4a;--line:#d0d0d0;--link:#0b4fa8;--bg:#fff}
-*{box-sizing:border-box}
-body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);
-background:var(--bg)}
-header,main,footer{max-width:1000px;margin:0 auto;padding:0 16px}
-header{padding-top:12px}
-h1{font-size:1.8rem;margin:.3em 0}
-h2{font-size:1.3rem;margin:1.6em 0 .4em;border-bottom:1px solid var(--line)}
-h3{font-size:1.05rem;margin:1.2em 0 .3em}
-a{color:var(--link)}
-a:focus-visible,input:focus-visible+label{outline:3px solid #f5a623;outline-offset:2px}
-.notice{background:#fff4d6;border:1px solid #8a5300;padding:6px 10px;border-radius:4px}
-.muted{color:var(--muted)}
-.totals{display:grid;grid-template-columns:repeat(auto-fit,minmax(185px,1fr));gap:8px;margin:0}
-.totals div{border:1px solid var(--line);border-radius:6px;padding:8px 10px}
-.totals dt{color:var(--muted);font-size:.9rem}
-.totals dd{margin:0;font-size:1.25rem;font-weight:600;font-variant-numeric:tabular-nums}
-.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
-table{border-collapse:collapse;margin:.4em 0;font-variant-numeric:tabular-nums;font-size:.93rem}
-caption{text-align:left;color:var(--muted);padding:2px 0}
-th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-thead th{background:#f2f2f2}
-tbody th{font-weight:600}
-td{white-space:nowrap}
-td.n,th.n{text-align:right}
-td.w{white-space:normal;min-width:16em}
-ul.legend{list-style:none;padding:0;margin:.2em 0;display:flex;flex-wrap:wrap;gap:4px 16px}
-svg.chart{width:100%;height:auto;max-width:900px;display:block}
-svg.chart .grid line{stroke:#e2e2e2}
-svg.chart text{font-size:12px;fill:#333}
-svg.chart .line{fill:none;stroke-width:2.2}
-svg.chart .mark{fill:#b00020}
-svg.chart .mark.partial{fill:#fff;stroke:#6a3d9a;stroke-width:2}
-svg.spark{width:120px;height:28px}
-svg.spark .line{fill:none;stroke:#1d4f91;stroke-width:1.6}
-figure{margin:.5em 0}
-figcaption{color:var(--muted);font-size:.9rem}
-.scale>input{position:absolute;opacity:0}
-.scale>label{display:inline-block;border:1px solid #767676;padding:2px 12px;cursor:pointer;
-margin:.3em 0}
-.scale>input:checked+label{background:#1d4f91;color:#fff}
-.charts .log{display:none}
-#scale-log:checked~.charts .log{display:block}
-#scale-log:checked~.charts .linear{display:none}
-.verdict{font-weight:600;padding:1px 6px;border-radius:4px}
-.supported{background:#e3f1e6;color:#14522a}
-.not_supported{background:#fbe7e7;color:#8b1a1a}
-.insufficient_data,.cannot_check{background:#eee;color:#333}
-.downloads{font-size:.9rem}
-ol.chain{padding-left:1.2em}
-footer{margin-top:2em;padding-bottom:2em;color:var(--muted);font-size:.9rem}
-@media (max-width:600px){body{font-size:15px}th,td{padding:3px 5px}h1{font-size:1.5rem}
-svg.chart text{font-size:19px}
-.totals{grid-template-columns:repeat(2,1fr)}}
-"""
+# inlined into every page, so that a page opens alone from file:// with its style
+CSS = resources.files("collector.site").joinpath("style.css").read_text(encoding="utf-8")
 
 
 def page(title: str, body: str, home: str) -> str:
@@ -492,6 +439,8 @@ def _sources(site: SiteData, f: FamilyData) -> str:
         ("run_id", "Run"),
         ("started_at", "Snapshot time (UTC)"),
         ("status", "Status"),
+        ("source", "Source"),
+        ("revision", "Revision"),
         ("strategy", "Strategy"),
         ("members", "Members"),
         ("requests", "Requests"),
@@ -503,10 +452,12 @@ def _sources(site: SiteData, f: FamilyData) -> str:
         '<section id="sources"><h2>Sources behind these figures</h2>'
         "<p>Every figure is a sum of the Hub API's <code>downloadsAllTime</code>, "
         "<code>downloads</code> and <code>likes</code> over the members found by each "
-        "collection run; a day counts its last complete run. Runs, newest first:</p>"
+        "collection run; a day counts its last complete run. A run's source is "
+        "<code>hub</code> for collector's own snapshot of the Hub API, or the dataset it "
+        "was imported from, at the revision shown. Runs, newest first:</p>"
         + table(
             columns,
-            f.runs,
+            [r | f.sources.get(r["run_id"], {}) for r in f.runs],
             f"The latest {len(f.runs)} collection runs of {f.family}, as `collector runs` lists them",
             ["run_id", "members", "requests", "retries", "rejected"],
             row_header="run_id",
