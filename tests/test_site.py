@@ -68,6 +68,11 @@ def test_the_site_holds_the_hand_computed_figures(cli: Cli, sample: Path, tmp_pa
     ]:
         assert f'<data data-metric="{metric}" value="{value}">{value:,}</data>' in page
     assert "New downloads from 2026-01-05 to 2026-02-02" in page
+    # the Total row of the report over the same 30 days
+    shown = cli("report", "--since", "2026-01-04", "--no-chart").stdout.splitlines()
+    assert [line.split() for line in shown if line.strip().startswith("Total")] == [
+        ["Total", "241,000,000"]
+    ]
     # the runs behind the figures, with their source (collector's own Hub snapshots here)
     assert page.count("<td>complete</td><td>hub</td><td></td><td>lineage</td>") == 6
     # the 2026-01-08 decrease of the GGUF is marked on both scales of the chart

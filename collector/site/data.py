@@ -26,7 +26,8 @@ from collector.scheduling import status as history
 from collector.store import warehouse
 
 TOP_LIMIT = 20
-LINEAGE_LIMIT = 5  # the biggest derivatives whose lineage is shown
+LINEAGE_LIMIT = 5  # the biggest derivatives whose lineage is shown ...
+LINEAGE_POOL = 200  # ... among this many biggest repos (one ranking serves both)
 GROWTH_DAYS = 30
 RUNS_LIMIT = 30
 
@@ -39,7 +40,7 @@ class FamilyData:
     slug: str
     report: dict[str, Any]  # what `report --format json` prints
     latest: dict[str, Any] | None  # the last row of the series
-    growth: dict[str, Any]  # `top --by new_downloads --since`: new downloads over GROWTH_DAYS
+    growth: dict[str, Any]  # the Total row of `report --since`: new downloads over GROWTH_DAYS
     by_relation: dict[str, Any]  # what `report --by relation --format json` prints
     by_depth: dict[str, Any]
     top: dict[str, Any]
@@ -100,8 +101,7 @@ def _family(
         "partial_days": series.partial_days,
     }
     latest = series.rows[-1] if series.rows else None
-    since = date.fromisoformat(latest["date"]) - timedelta(days=GROWTH_DAYS - 1) if latest else None
-    growth = reports.top(con, family, "new_downloads", since, None, 1)
+    ranked = reports.top(con, family, "downloads_all_time", None, None, LINEAGE_POOL)
     texts = list(claim_texts.get(family, []))
     texts += [f"{family} passed {o}" for o in others if f"{family} passed {o}" not in texts]
     return FamilyData(
@@ -109,13 +109,17 @@ def _family(
         slug=slug,
         report=report,
         latest=latest,
-        growth={k: growth[k] for k in ("since", "until", "counted_from", "family_total")},
+        growth=_growth(series.rows),
         by_relation=_groups(con, family, "relation"),
         by_depth=_groups(con, family, "depth"),
-        top=reports.top(con, family, "downloads_all_time", None, None, TOP_LIMIT),
+        # `top --limit TOP_LIMIT` is the head of the same ranking
+        top=ranked | {"rows": ranked["rows"][:TOP_LIMIT]},
         claims=[_claim(con, family, text) for text in texts],
         comparisons=[_comparison(con, family, o) for o in others],
-        lineage=_lineage(con, family),
+        lineage=[
+            reports.why(con, family, r["repo_id"])
+            for r in [r for r in ranked["rows"] if r["role"] != "official"][:LINEAGE_LIMIT]
+        ],
         runs=history.run_history(con, RUNS_LIMIT, family),
         sources=_sources(con, family),
         claims_source="packaged claims (collector/site/claims.toml)",
@@ -166,14 +170,22 @@ def _claim(con: duckdb.DuckDBPyConnection, family: str, text: str) -> dict[str, 
     return result
 
 
-def _lineage(con: duckdb.DuckDBPyConnection, family: str) -> list[dict[str, Any]]:
-    """`why REPO` for the family's biggest derivatives."""
-    _, members = reports.members(con, family)
-    biggest = sorted(
-        (m for m in members if m["role"] != "official"),
-        key=lambda m: (-(m["downloads_all_time"] or 0), m["repo_id"]),
-    )[:LINEAGE_LIMIT]
-    return [reports.why(con, family, m["repo_id"]) for m in biggest]
+def _growth(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """New downloads over the day-runs of the last GROWTH_DAYS days: the Total row of
+    `report --since D` (D = the last day-run's date - GROWTH_DAYS + 1), counted from the
+    day-run before the first of them."""
+    if not rows:
+        return {"since": None, "until": None, "counted_from": None, "family_total": None}
+    last = date.fromisoformat(rows[-1]["date"])
+    since = (last - timedelta(days=GROWTH_DAYS - 1)).isoformat()
+    first = next(i for i, r in enumerate(rows) if r["date"] >= since)
+    values = [r["new_downloads"] for r in rows[first:] if r["new_downloads"] is not None]
+    return {
+        "since": rows[first]["date"],
+        "until": rows[-1]["date"],
+        "counted_from": rows[max(first - 1, 0)]["date"],
+        "family_total": sum(values) if values else None,
+    }
 
 
 def _sources(con: duckdb.DuckDBPyConnection, family: str) -> dict[int, dict[str, Any]]:
