@@ -31,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import duckdb
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_MAX_INSTANCES,
@@ -46,10 +47,10 @@ from collector.errors import CollectorError
 from collector.families import Family, get_families
 from collector.scheduling import status as history
 from collector.scheduling.lockfile import ProcessLock
-from collector.scheduling.schedules import NEVER, Schedule, format_duration
+from collector.scheduling.schedules import NEVER, BackupSpec, Schedule, format_duration
 from collector.snapshot.run import RunResult, SnapshotFailed, take_snapshot
 from collector.sources.hub import HubClient
-from collector.store import warehouse
+from collector.store import backup, warehouse
 
 Log = Callable[[str], None]
 Clock = Callable[[], datetime]
@@ -285,6 +286,21 @@ class Daemon:
                         f"{schedule.name} {family.name}: unexpected error "
                         f"{type(exc).__name__}: {exc}"
                     )
+            if schedule.backup is not None and not self.stopping.is_set():
+                self._backup(schedule, schedule.backup, db)
+
+    def _backup(self, schedule: Schedule, spec: BackupSpec, db: Path) -> None:
+        """Back the warehouse up after a run; a failure is logged, never fatal."""
+        try:
+            made = backup.backup(db, spec.dir, keep=spec.keep, now=self.clock())
+        except CollectorError as exc:
+            self.log(f"{schedule.name}: backup failed: {exc}")
+            return
+        removed = f", removed {len(made['removed'])} older" if made["removed"] else ""
+        self.log(
+            f"{schedule.name}: backup {made['path']} ({made['tables'].get('runs', 0):,} runs), "
+            f"keeping the newest {spec.keep}{removed}"
+        )
 
     def _run_family(self, schedule: Schedule, family: Family, db: Path) -> None:
         guard = RunGuard(self.stopping, schedule.timeout, schedule.path)
@@ -323,6 +339,9 @@ class Daemon:
             raise
         except CollectorError as exc:
             self.log(line("failed", error=str(exc)))
+            return
+        except (duckdb.Error, OSError) as exc:  # the disk failed: nothing of the run is written
+            self.log(line("failed", error=warehouse.describe(exc)))
             return
         self.log(line(result.status, result))
 
