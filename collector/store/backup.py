@@ -10,6 +10,7 @@ one waits for the copy); the copy then folds that log into itself.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -109,8 +110,7 @@ def restore(
         with open(incoming, "rb") as f:
             os.fsync(f.fileno())
         if target.exists():
-            with warehouse.writer(target):  # nobody else may have it open while we swap
-                pass
+            _check_unused(target)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             for old in (target, warehouse.wal_path(target)):
                 if old.exists():
@@ -126,6 +126,19 @@ def restore(
     with warehouse.writer(target):  # brings an older backup's schema up to date
         pass
     return {**manifest, "path": str(chosen), "restored_to": str(target), "moved_aside": moved}
+
+
+def _check_unused(target: Path) -> None:
+    """Refuse to swap a warehouse that another process has open (DuckDB holds an fcntl lock
+    on it; a damaged file, which DuckDB cannot open, is probed the same way)."""
+    with target.open("rb+") as f:
+        try:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UsageError(
+                f"warehouse {target} is open in another process; close it before restoring"
+            ) from None
+        fcntl.lockf(f, fcntl.LOCK_UN)
 
 
 def find_backup(source: Path) -> Path:

@@ -37,6 +37,7 @@ _CAUSES = [
     ("File exists", "a file stands where a folder should be"),
     ("Disk quota exceeded", "the disk quota is exceeded"),
 ]
+_RESTORE = " (restore your last backup with `collector restore`, or pass --db the right file)"
 _PATH_RE = re.compile(r'"(/[^"]+)"')
 
 
@@ -85,12 +86,9 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
 
 
 def _is_lock_error(text: str) -> bool:
+    # DuckDB: 'Could not set lock on file "...": Conflicting lock is held in ... (PID 12)'
     low = text.lower()
-    return (
-        "could not set lock" in low
-        or "conflicting lock" in low
-        or ("lock" in low and "newer version" not in low)
-    )
+    return "could not set lock" in low or "conflicting lock" in low
 
 
 def open_error(path: Path, exc: BaseException, read_only: bool = True) -> CollectorError:
@@ -99,7 +97,14 @@ def open_error(path: Path, exc: BaseException, read_only: bool = True) -> Collec
     first = _first_line(text)
     if "newer version of DuckDB" in text or "storage version" in text.lower():
         return WarehouseError(_newer_duckdb(path, text))
-    if "not a valid DuckDB database" in text or "Corrupt" in text or "checksum" in text:
+    if "WAL does not match" in text:
+        wal = wal_path(path)
+        return WarehouseError(
+            f"warehouse {path} has a write-ahead log {wal.name} that belongs to another "
+            f"database file (the warehouse was replaced while its log stayed?); both were "
+            f"left untouched: move {wal} aside (it is not this file's log) and run again"
+        )
+    if _is_damage(text):
         return WarehouseError(
             f"warehouse {path} is damaged ({_strip_kind(first)}); it was left untouched: "
             f"restore your last backup (`collector restore BACKUP --db {path} --force`) "
@@ -112,6 +117,13 @@ def open_error(path: Path, exc: BaseException, read_only: bool = True) -> Collec
             "work); make it writable, or pass --db a writable copy"
         )
     return WarehouseError(f"cannot open warehouse {path}: {first}")
+
+
+def _is_damage(text: str) -> bool:
+    return any(
+        marker in text
+        for marker in ("not a valid DuckDB database", "Corrupt", "checksum", "Could not read")
+    )
 
 
 def _newer_duckdb(path: Path, text: str) -> str:
@@ -154,7 +166,7 @@ def reader(path: str | os.PathLike[str] | None = None) -> Iterator[duckdb.DuckDB
     if p.is_dir():
         raise WarehouseError(f"cannot open warehouse {p}: it is a directory")
     if not _looks_like_duckdb(p):
-        raise WarehouseError(f"cannot open warehouse {p}: not a DuckDB file")
+        raise WarehouseError(f"cannot open warehouse {p}: not a DuckDB file{_RESTORE}")
     con = _connect(p, read_only=True, wait=lock_wait())
     try:
         todo = migrations.pending(con)
@@ -179,7 +191,7 @@ def writer(path: str | os.PathLike[str] | None = None) -> Iterator[duckdb.DuckDB
     if p.is_dir():
         raise WarehouseError(f"cannot open warehouse {p}: it is a directory")
     if p.exists() and p.stat().st_size > 0 and not _looks_like_duckdb(p):
-        raise WarehouseError(f"cannot open warehouse {p}: not a DuckDB file")
+        raise WarehouseError(f"cannot open warehouse {p}: not a DuckDB file{_RESTORE}")
     con = _connect(p, read_only=False, wait=lock_wait())
     try:
         try:
@@ -234,7 +246,13 @@ def describe(exc: BaseException) -> str:
         if cause is not None:
             where = _where(e)
             return f"cannot write {where}: {cause}" if where else cause
-    return _strip_kind(_first_line(str(exc)))
+    line = _strip_kind(_first_line(str(exc)))
+    if _is_damage(str(exc)):
+        return (
+            f"a file is damaged ({line}); it was left untouched: restore your last backup "
+            "(`collector restore BACKUP --force`)"
+        )
+    return line
 
 
 def _cause(exc: BaseException) -> str | None:
