@@ -14,6 +14,8 @@
 - Each run is one line for the log sink, and a row in `runs` (take_snapshot records
   complete and failed runs; an interrupted one leaves none).
 - Runs are stamped with the daemon's clock (the wall clock), never $COLLECTOR_NOW.
+- A schedule with `backup = {dir, keep}` backs the warehouse up after each of its runs, in
+  the same worker thread (so never during a commit), keeping the newest `keep` backups.
 """
 
 from __future__ import annotations
