@@ -166,15 +166,16 @@ def test_backups_while_the_daemon_commits_restore_exactly(
             assert result.returncode == 0, result.stderr
             taken.append(Path(result.stdout.split()[2].rstrip(":")))
         daemon.wait_for_log(lambda log: log.count("removed 1 older") >= 2)
+        for i, folder in enumerate(taken):  # restored while the daemon goes on
+            cli("restore", str(folder), "--db", str(tmp_path / f"fresh-{i}.duckdb"))
     finally:
         status = daemon.terminate()
     assert status == 0, daemon.log()
     assert re.search(r"^fast: backup \S+ \(\d+ runs\), keeping the newest 2$", daemon.log(), re.M)
     assert len(backup.list_backups(kept, "warehouse")) == 2
     # each copy taken mid-flight holds whole runs: equal to the warehouse up to its last run
-    for i, folder in enumerate(taken):
+    for i in range(len(taken)):
         fresh = tmp_path / f"fresh-{i}.duckdb"
-        cli("restore", str(folder), "--db", str(fresh))
         last = query(fresh, "SELECT max(run_id) FROM runs")[0][0]
         # (runs and counts only grow; membership intervals and the rollup are extended)
         for table, key in (("runs", "run_id"), ("counts", "run_id"), ("repo_names", "first_run")):
