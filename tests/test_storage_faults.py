@@ -10,9 +10,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector.store import warehouse
+from collector.scheduling.daemon import Daemon
+from collector.scheduling.schedules import load_schedules
+from collector.store import backup, warehouse
 from tests import storagefaults as sf
 from tests.conftest import Cli
+from tests.daemons import write_schedule
+from tests.fakehub import FakeHub
 
 QUICK = [
     "file-size limit in the checkpoint (1 MiB)",
@@ -161,3 +165,35 @@ def test_the_duckdb_range_is_one_whose_storage_format_the_tests_open() -> None:
             "WHERE database_name = current_database()"
         ).fetchall()[0][0]
     assert _version(tags.rstrip("+")) >= _version(low)
+
+
+def test_the_daemon_logs_a_storage_failure_in_one_line_and_goes_on(
+    hub: FakeHub, cli: Cli, isolated_env: Path, tmp_path: Path
+) -> None:
+    hub.add("Qwen/A", downloads_all_time=100, downloads=10, likes=1)
+    folder = tmp_path / "schedules"
+    write_schedule(
+        folder,
+        "daily",
+        f'families = ["qwen"]\ncron = "0 3 * * *"\nbackup = {{dir = "{tmp_path / "b"}", keep = 1}}\n',
+    )
+    lines: list[str] = []
+    daemon = Daemon(load_schedules(folder), log=lines.append)
+    [schedule] = daemon.schedules
+    stray = isolated_env.with_name(isolated_env.name + ".stage")
+    stray.write_text("not a folder\n")  # the stage cannot be made
+    daemon._run_job(schedule)
+    assert re.fullmatch(
+        r"daily qwen: failed, not recorded, \S+Z to \S+Z \(\d+\.\ds\), 0 requests, 0 retries: "
+        rf"cannot write {re.escape(str(stray))}: a file stands where a folder should be",
+        lines[0],
+    ), lines
+    assert re.fullmatch(
+        rf"daily: backup {re.escape(str(tmp_path / 'b'))}/\S+ \(0 runs\), keeping the newest 1",
+        lines[1],
+    )
+    stray.unlink()
+    daemon._run_job(schedule)
+    assert lines[2].startswith("daily qwen: complete, run 1, ")
+    assert lines[3].endswith("(1 runs), keeping the newest 1, removed 1 older")
+    assert len(backup.list_backups(tmp_path / "b", "warehouse")) == 1
