@@ -112,6 +112,8 @@ def test_a_committed_run_is_kept_when_only_its_checkpoint_failed(
 
 
 def test_reading_still_works_on_a_read_only_warehouse(rows: dict[str, sf.Row]) -> None:
+    if rows["warehouse folder read-only"].skipped:
+        pytest.skip(rows["warehouse folder read-only"].skipped)
     assert rows["warehouse folder read-only"].reads == 0
     assert rows["warehouse truncated"].reads == 2  # damaged: refused with the same line
 

@@ -31,7 +31,7 @@ _CAUSES = [
     ("No space left on device", "the disk is full"),
     ("File too large", "a file-size limit was reached (ulimit -f)"),
     ("Read-only file system", "the file system is mounted read-only"),
-    ("Permission denied", "permission denied"),
+    ("Permission denied", "the file or its folder is not writable"),
     ("Operation not permitted", "the file or its folder is not writable"),
     ("Not a directory", "a file stands where a folder should be"),
     ("File exists", "a file stands where a folder should be"),
