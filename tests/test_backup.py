@@ -185,3 +185,41 @@ def test_backups_while_the_daemon_commits_restore_exactly(
     cli("backup", str(final))
     cli("restore", str(final), "--db", str(tmp_path / "final.duckdb"))
     assert views(cli, tmp_path / "final.duckdb") == views(cli, isolated_env)
+
+
+def test_an_older_schema_is_backed_up_as_it_is_and_restored_up_to_date(
+    cli: Cli, tmp_path: Path
+) -> None:
+    from collector.store import migrations
+
+    old = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(old))
+    con.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)")
+    migrations.MIGRATIONS[0][1](con)
+    con.execute("INSERT INTO _migrations VALUES (?, now())", [migrations.MIGRATIONS[0][0]])
+    con.close()
+    before = old.read_bytes()
+    out = cli("backup", str(tmp_path / "b"), "--db", str(old)).stdout
+    assert out.startswith(f"Backed up {tmp_path / 'b'}/old-")
+    assert old.read_bytes() == before  # a backup never migrates
+    fresh = tmp_path / "fresh.duckdb"
+    cli("restore", str(tmp_path / "b"), "--db", str(fresh))
+    with duckdb.connect(str(fresh), read_only=True) as con:
+        assert migrations.pending(con) == []
+
+
+def test_a_backup_from_a_newer_collector_is_refused_before_anything_moves(
+    history: FakeHub, cli: Cli, tmp_path: Path
+) -> None:
+    folder = Path(LINE_RE.match(cli("backup", str(tmp_path / "b")).stdout)[1])  # type: ignore[index]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["migrations"].append("m999_future")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    fresh = tmp_path / "fresh.duckdb"
+    result = cli("restore", str(folder), "--db", str(fresh), ok=False)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: backup {folder} was made by a newer collector (schema m999_future); "
+        "upgrade collector to restore it\n"
+    )
+    assert not fresh.exists()

@@ -50,7 +50,8 @@ def backup(
     try:
         partial.mkdir(parents=True)
         copy = partial / FILE
-        with warehouse.reader(src):  # a read lock: no commit can start while we copy
+        # a read lock: no commit can start while we copy (an older schema is copied as it is)
+        with warehouse.reader(src, current=False):
             shutil.copyfile(src, copy)
             if warehouse.wal_path(src).exists():
                 shutil.copyfile(warehouse.wal_path(src), warehouse.wal_path(copy))
@@ -171,6 +172,14 @@ def verify(folder: Path) -> dict[str, Any]:
         con.close()
     if rows != manifest.get("tables"):
         raise WarehouseError(f"backup {folder} is damaged: its rows differ from {MANIFEST}")
+    newer = sorted(
+        set(manifest.get("migrations", [])) - {name for name, _ in migrations.MIGRATIONS}
+    )
+    if newer:
+        raise WarehouseError(
+            f"backup {folder} was made by a newer collector (schema {newer[-1]}); "
+            "upgrade collector to restore it"
+        )
     return manifest
 
 

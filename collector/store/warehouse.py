@@ -158,8 +158,11 @@ def header(path: Path) -> dict[str, object] | None:
 
 
 @contextmanager
-def reader(path: str | os.PathLike[str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to an existing, up-to-date warehouse."""
+def reader(
+    path: str | os.PathLike[str] | None = None, *, current: bool = True
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to an existing warehouse, up to date unless `current` is
+    False (a backup copies any schema)."""
     p = db_path(path)
     if not p.exists():
         raise WarehouseError(f"no warehouse at {p}; run `collector snapshot` first or pass --db")
@@ -169,6 +172,9 @@ def reader(path: str | os.PathLike[str] | None = None) -> Iterator[duckdb.DuckDB
         raise WarehouseError(f"cannot open warehouse {p}: not a DuckDB file{_RESTORE}")
     con = _connect(p, read_only=True, wait=lock_wait())
     try:
+        if not current:
+            yield con
+            return
         todo = migrations.pending(con)
         if todo:
             raise WarehouseError(
