@@ -223,3 +223,10 @@ def test_a_backup_from_a_newer_collector_is_refused_before_anything_moves(
         "upgrade collector to restore it\n"
     )
     assert not fresh.exists()
+
+
+def test_a_missing_warehouse_leaves_no_unfinished_backup(cli: Cli, tmp_path: Path) -> None:
+    result = cli("backup", str(tmp_path / "b"), "--db", str(tmp_path / "none.duckdb"), ok=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: no warehouse at {tmp_path / 'none.duckdb'}")
+    assert list((tmp_path / "b").iterdir()) == []

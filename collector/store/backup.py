@@ -77,6 +77,9 @@ def backup(
             f"backup of {src} into {folder} failed: {warehouse.describe(exc)}; "
             "the warehouse is untouched"
         ) from None
+    except BaseException:  # e.g. no warehouse there, or busy: no unfinished folder stays
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     manifest["path"] = str(folder / name)
     manifest["removed"] = prune(folder, src.stem, keep) if keep else []
     return manifest
