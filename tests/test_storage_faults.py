@@ -186,7 +186,7 @@ def test_the_daemon_logs_a_storage_failure_in_one_line_and_goes_on(
     stray.write_text("not a folder\n")  # the stage cannot be made
     daemon._run_job(schedule)
     assert re.fullmatch(
-        r"daily qwen: failed, not recorded, \S+Z to \S+Z \(\d+\.\ds\), 0 requests, 0 retries: "
+        r"daily qwen: failed, not recorded, \S+Z to \S+Z \(\d+\.\ds\), \d+ requests, 0 retries: "
         rf"cannot write {re.escape(str(stray))}: a file stands where a folder should be",
         lines[0],
     ), lines
