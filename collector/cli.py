@@ -11,6 +11,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import duckdb
 import typer
 from huggingface_hub.utils import logging as hf_logging
 
@@ -32,6 +33,7 @@ from collector.snapshot.run import RunResult, now_utc, take_snapshot
 from collector.sources import doctor as doctor_mod
 from collector.sources.hub import HubClient
 from collector.sources.items import Problems
+from collector.store import backup as backup_mod
 from collector.store import warehouse
 
 app = typer.Typer(
@@ -93,6 +95,9 @@ def _errors(fn: F) -> F:
         except CollectorError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except (duckdb.Error, OSError) as exc:  # the disk or the file failed: one line too
+            typer.echo(f"Error: {warehouse.describe(exc)}", err=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -192,7 +197,7 @@ def snapshot(
     if official_only and strategy is not None:
         raise UsageError("--official-only lists official repos by author; drop --strategy")
     chosen = get_families(family or [DEFAULT_FAMILY], families)
-    with SnapshotProgress(enabled=not quiet) as progress:
+    with SnapshotProgress(enabled=not quiet) as progress, warehouse.storage_errors("snapshot"):
         results = take_snapshot(
             chosen,
             db=db,
@@ -721,6 +726,47 @@ def migrate(*, db: DbOpt = None) -> None:
     with warehouse.writer(db):
         pass
     typer.echo(f"{warehouse.db_path(db)}: schema up to date")
+
+
+@app.command(name="backup")
+@_errors
+def backup_cmd(
+    directory: Annotated[Path, typer.Argument(help="Folder to keep backups in.")],
+    *,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="Keep only the newest N backups there.")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Copy the warehouse consistently into a new backup folder, even while the daemon runs."""
+    made = backup_mod.backup(db, directory, keep=keep)
+    typer.echo(_backup_line("Backed up", made))
+
+
+@app.command()
+@_errors
+def restore(
+    source: Annotated[Path, typer.Argument(help="A backup folder, or a folder of backups.")],
+    *,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing warehouse (kept aside).")
+    ] = False,
+    db: DbOpt = None,
+) -> None:
+    """Put a backup in place as the warehouse (the newest one in a folder of backups)."""
+    done = backup_mod.restore(source, db, force=force)
+    typer.echo(_backup_line(f"Restored {done['restored_to']} from", done))
+    for path in done["moved_aside"]:
+        typer.echo(f"The warehouse it replaced is kept as {path}", err=True)
+
+
+def _backup_line(what: str, m: dict[str, Any]) -> str:
+    runs = m["tables"].get("runs", 0)
+    removed = f"; removed {len(m['removed'])} older" if m.get("removed") else ""
+    return (
+        f"{what} {m['path']}: {runs:,} runs, {sum(m['tables'].values()):,} rows in "
+        f"{len(m['tables'])} tables, taken {m['created_at']}{removed}"
+    )
 
 
 @app.command()
