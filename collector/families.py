@@ -9,13 +9,24 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
 from collector.errors import UsageError
 
 FAMILIES_ENV = "COLLECTOR_FAMILIES"
-STRATEGIES = ("lineage", "hub", "auto")
+
+
+class Strategy(StrEnum):
+    """How a family's repos are found: lineage listings, one whole-Hub crawl, or the cheaper."""
+
+    lineage = "lineage"
+    hub = "hub"
+    auto = "auto"
+
+
+STRATEGIES = tuple(s.value for s in Strategy)
 _KNOWN_KEYS = {
     "authors",
     "repos",

@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from collector.errors import UsageError
+from collector.reports.vocab import TopBy
 
 SERIES_COLUMNS = [
     "date",
@@ -22,6 +23,7 @@ SERIES_COLUMNS = [
     "downloads_30d",
     "likes",
     "new_downloads",
+    "partial",  # the day's run could not refresh every member (see Series.partial_days)
 ]
 
 
@@ -104,7 +106,8 @@ SELECT strftime(date, $format) AS period, max(date) AS date, count(*) AS day_run
        arg_max(derivative_downloads_all_time, date) AS derivative_downloads_all_time,
        arg_max(downloads_30d, date) AS downloads_30d,
        arg_max(likes, date) AS likes,
-       CAST(sum(new_downloads) AS BIGINT) AS new_downloads
+       CAST(sum(new_downloads) AS BIGINT) AS new_downloads,
+       bool_or(partial) AS partial
 FROM family_daily
 WHERE family = $family AND date >= coalesce($since, date) AND date <= coalesce($until, date)
 GROUP BY period ORDER BY date
@@ -210,8 +213,7 @@ def members(
         return None, []
     rows = _rows(
         con,
-        """SELECT repo_id, role, relation, depth, parent_id, downloads_all_time,
-                  downloads_30d, likes
+        f"""SELECT {", ".join(MEMBER_COLUMNS)}
            FROM members_daily WHERE family = ? AND run_id = ?
            ORDER BY role DESC, downloads_all_time DESC NULLS LAST, repo_id""",
         [family, run["run_id"]],
@@ -284,7 +286,17 @@ def why(con: duckdb.DuckDBPyConnection, family: str, repo_id: str) -> dict[str, 
     return answer
 
 
-TOP_METRICS = ("downloads_all_time", "new_downloads", "downloads_30d", "likes")
+MEMBER_COLUMNS = [
+    "repo_id",
+    "role",
+    "relation",
+    "depth",
+    "parent_id",
+    "downloads_all_time",
+    "downloads_30d",
+    "likes",
+]
+TOP_METRICS = tuple(m.value for m in TopBy)
 TOP_COLUMNS = [
     "rank",
     "repo_id",

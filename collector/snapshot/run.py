@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from collector.dates import now_utc
 from collector.errors import CollectorError, UsageError
 from collector.families import Family
 from collector.snapshot.crawl import failed_listings, load_problems, saved_stats
@@ -33,7 +34,6 @@ from collector.sources.hub import HubClient
 from collector.sources.items import Problems, parse_item
 from collector.store import rollup, warehouse
 
-NOW_ENV = "COLLECTOR_NOW"
 # A whole-Hub crawl is staged in `<warehouse>.stage/_hub.duckdb` (no family name starts
 # with "_"), made for the whole Hub rather than for a family: any families can use it.
 HUB_CRAWL = Family(name="_hub", authors=(), derivatives=False, strategy="hub")
@@ -65,20 +65,6 @@ class RunResult:
     seconds: float = 0.0
     problems: dict[str, int] = field(default_factory=dict)
     error: str | None = None
-
-
-def now_utc() -> datetime:
-    """The snapshot clock: $COLLECTOR_NOW (ISO 8601, for tests and backfills) or the time."""
-    fixed = os.environ.get(NOW_ENV)
-    if fixed:
-        try:
-            value = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
-        except ValueError:
-            raise UsageError(f"{NOW_ENV}={fixed!r} is not an ISO 8601 date-time") from None
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.replace(tzinfo=None)
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def take_snapshot(

@@ -1,0 +1,85 @@
+"""Commands that write the warehouse: snapshot and migrate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from collector.cli.app import DEFAULT_FAMILY, DbOpt, FamiliesOpt, QuietOpt, app, errors, quiet_hub
+from collector.errors import UsageError
+from collector.families import Strategy
+
+
+@app.command()
+@errors
+def snapshot(
+    *,
+    family: Annotated[
+        list[str] | None, typer.Option("--family", "-f", help="Family to snapshot (repeatable).")
+    ] = None,
+    db: DbOpt = None,
+    families: FamiliesOpt = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted snapshot where it stopped (else it is started over).",
+        ),
+    ] = False,
+    strategy: Annotated[
+        Strategy | None,
+        typer.Option(
+            "--strategy",
+            help="How to find the families' repos (default: each family's `strategy`): "
+            "lineage (one listing per parent), hub (one crawl of every model on the Hub, "
+            "shared by the families), auto (the cheaper of the two).",
+        ),
+    ] = None,
+    official_only: Annotated[
+        bool,
+        typer.Option(
+            "--official-only",
+            help="Official repos only, in seconds; recorded as the family NAME:official.",
+        ),
+    ] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Take one snapshot of each family into the warehouse.
+
+    Says first which strategy each family uses and why, how many requests that takes and
+    how long under the Hub's rate limit; then shows progress with an ETA.
+    """
+    from collector.families import get_families
+    from collector.output.documents import snapshot_line
+    from collector.output.progress import SnapshotProgress
+    from collector.snapshot.run import take_snapshot
+
+    if official_only and strategy is not None:
+        raise UsageError("--official-only lists official repos by author; drop --strategy")
+    quiet_hub()
+    chosen = get_families(family or [DEFAULT_FAMILY], families)
+    with SnapshotProgress(enabled=not quiet) as progress:
+        results = take_snapshot(
+            chosen,
+            db=db,
+            progress=progress,
+            resume=resume,
+            strategy=strategy.value if strategy else None,
+            official_only=official_only,
+        )
+    for r in results:
+        typer.echo(snapshot_line(r))
+        if r.status == "partial":
+            typer.echo(f"Warning: {r.family}: partial snapshot: {r.error}", err=True)
+
+
+@app.command()
+@errors
+def migrate(*, db: DbOpt = None) -> None:
+    """Create the warehouse or bring its schema up to date."""
+    from collector.store import warehouse
+
+    with warehouse.writer(db):
+        pass
+    typer.echo(f"{warehouse.db_path(db)}: schema up to date")
