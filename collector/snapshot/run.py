@@ -32,7 +32,7 @@ from collector.snapshot.resume import discard, open_stage, stage_path
 from collector.snapshot.stage import Stage
 from collector.sources.hub import HubClient
 from collector.sources.items import Problems, parse_item
-from collector.store import rollup, warehouse
+from collector.store import repo_totals, rollup, warehouse
 
 # A whole-Hub crawl is staged in `<warehouse>.stage/_hub.duckdb` (no family name starts
 # with "_"), made for the whole Hub rather than for a family: any families can use it.
@@ -663,6 +663,7 @@ def _write(
     )
     # 4. The daily rollup that reports read (collector/store/rollup.py).
     rollup.refresh(con, family)
+    repo_totals.refresh(con, family)
 
 
 def _carry_stale(

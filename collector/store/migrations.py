@@ -201,6 +201,27 @@ def m007_daily_rollup(db: duckdb.DuckDBPyConnection) -> None:
     db.execute(ROLLUP_VIEWS_SQL)
 
 
+@migration
+def m009_repo_new_downloads(db: duckdb.DuckDBPyConnection) -> None:
+    """Per-repo new downloads of each day-run (collector/store/repo_totals.py), so that
+    `top --by new_downloads` reads a range's rows instead of every change ever stored."""
+    db.execute(
+        """
+        -- Per family, day-run and repo with new downloads: how many, and its lineage then.
+        CREATE TABLE rollup_repo_new (
+            family VARCHAR NOT NULL, run_id BIGINT NOT NULL, repo_key BIGINT NOT NULL,
+            new_downloads BIGINT NOT NULL, role VARCHAR, relation VARCHAR, depth INTEGER
+        );
+        -- The day-runs rolled up into rollup_repo_new, with rows or without.
+        CREATE TABLE rollup_repo_runs (family VARCHAR NOT NULL, run_id BIGINT NOT NULL);
+        INSERT INTO rollup_repo_new
+        SELECT family, run_id, repo_key, new_downloads, last_role, last_relation, last_depth
+        FROM member_deltas WHERE new_downloads > 0 ORDER BY family, run_id;
+        INSERT INTO rollup_repo_runs SELECT family, run_id FROM day_runs;
+        """
+    )
+
+
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the migrations recorded in this warehouse, in order."""
     exists = db.execute(

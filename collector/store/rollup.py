@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import duckdb
 
+from collector.store import repo_totals
 from collector.store.views import event_view_sql
 
 _STATE = ["is_member", "contrib", "last_role", "last_relation", "last_depth", "d30", "likes"]
@@ -156,6 +157,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, family: str | None = None) -> None:
           ON l.family = e.family AND l.run_id = e.run_id
         """
     )
+    repo_totals.rebuild(con, family, deltas="ru_deltas")
     con.execute("DROP TABLE ru_deltas")
     con.execute("DROP TABLE ru_events")
 
