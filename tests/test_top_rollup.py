@@ -35,7 +35,8 @@ SELECT r.repo_id,
 FROM member_deltas d JOIN repos r USING (repo_key)
 LEFT JOIN members_daily m
   ON m.family = d.family AND m.run_id = $end_run AND m.repo_key = d.repo_key
-WHERE d.family = $family AND d.date >= $since AND d.date <= $until
+WHERE d.family = $family AND d.platform = 'huggingface' AND d.date >= $since
+  AND d.date <= $until
 GROUP BY r.repo_id HAVING sum(d.new_downloads) > 0
 ORDER BY new_downloads DESC, r.repo_id
 """
@@ -45,7 +46,9 @@ def top_equals_events(cli: Cli, db: Path, family: str, now: str) -> int:
     """For every range of day-runs, `top` equals EVENTS_SQL; returns the ranges checked."""
     with duckdb.connect(str(db), read_only=True) as con:
         days = con.execute(
-            "SELECT date, run_id FROM day_runs WHERE family = ? ORDER BY date", [family]
+            "SELECT date, run_id FROM day_runs WHERE family = ? AND platform = 'huggingface' "
+            "ORDER BY date",
+            [family],
         ).fetchall()
         want = {}
         for (since, _), (until, end_run) in combinations_with_replacement(days, 2):
@@ -72,12 +75,12 @@ def table_equals_deltas(db: Path) -> None:
             "SELECT * FROM rollup_repo_new ORDER BY family, run_id, repo_key"
         ).fetchall()
         want = con.execute(
-            """SELECT family, run_id, repo_key, new_downloads, last_role, last_relation,
-                      last_depth
+            """SELECT family, platform, run_id, repo_key, new_downloads, last_role,
+                      last_relation, last_depth
                FROM member_deltas WHERE new_downloads > 0 ORDER BY family, run_id, repo_key"""
         ).fetchall()
         runs = con.execute("SELECT * FROM rollup_repo_runs ORDER BY ALL").fetchall()
-        days = con.execute("SELECT family, run_id FROM day_runs ORDER BY ALL").fetchall()
+        days = con.execute("SELECT family, platform, run_id FROM day_runs ORDER BY ALL").fetchall()
     assert got == want and got
     assert runs == days
 

@@ -1,4 +1,4 @@
-"""Commands that write the warehouse: snapshot and migrate."""
+"""Commands that talk to the Hub or write the warehouse: snapshot, doctor, migrate."""
 
 from __future__ import annotations
 
@@ -6,9 +6,20 @@ from typing import Annotated
 
 import typer
 
-from collector.cli.app import DEFAULT_FAMILY, DbOpt, FamiliesOpt, QuietOpt, app, errors, quiet_hub
+from collector.cli.app import (
+    DEFAULT_FAMILY,
+    DbOpt,
+    FamiliesOpt,
+    FormatOpt,
+    QuietOpt,
+    app,
+    errors,
+    out,
+    quiet_hub,
+)
 from collector.errors import UsageError
 from collector.families import Strategy
+from collector.output.render import Format
 
 
 @app.command()
@@ -23,10 +34,11 @@ def snapshot(
     resume: Annotated[
         bool,
         typer.Option(
-            "--resume",
-            help="Continue an interrupted snapshot where it stopped (else it is started over).",
+            "--resume/--fresh",
+            help="Continue an unfinished snapshot of the same families where it stopped "
+            "(the default; one line says so), or start over with --fresh.",
         ),
-    ] = False,
+    ] = True,
     strategy: Annotated[
         Strategy | None,
         typer.Option(
@@ -83,3 +95,19 @@ def migrate(*, db: DbOpt = None) -> None:
     with warehouse.writer(db):
         pass
     typer.echo(f"{warehouse.db_path(db)}: schema up to date")
+
+
+@app.command()
+@errors
+def doctor(*, fmt: FormatOpt = Format.table) -> None:
+    """Check on the Hub, in a few requests, every assumption a snapshot makes (exit 1 if one
+    that a snapshot needs is broken)."""
+    from collector.output.documents import doctor as doctor_doc
+    from collector.sources import doctor as doctor_mod
+    from collector.sources.hub import HubClient
+
+    quiet_hub()
+    doc, broken = doctor_doc(doctor_mod.diagnose(HubClient()))
+    out(doc, fmt)
+    if broken:
+        raise typer.Exit(1)

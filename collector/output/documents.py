@@ -255,3 +255,14 @@ def _daemon_state(d: dict[str, Any]) -> str:
     if d["pid"] is None:
         return "its lock is held by another process (a snapshot started by cron or systemd?)"
     return f"running, pid {d['pid']} on {d['host']} since {d['since']}"
+
+
+def doctor(checks: list[Any]) -> tuple[Document, list[str]]:
+    """`doctor`: one row per Hub assumption checked, and the names of the broken ones."""
+    rows = [
+        {"check": c.name, "result": "ok" if c.ok else "FAIL" if c.fatal else "warn", "seen": c.seen}
+        for c in checks
+    ]
+    broken = [c.name for c in checks if not c.ok and c.fatal]
+    note = f"Broken: {', '.join(broken)}; a snapshot would be wrong" if broken else "Ready"
+    return Document(["check", "result", "seen"], rows, {"checks": rows}, notes=[note]), broken

@@ -109,7 +109,8 @@ SELECT strftime(date, $format) AS period, max(date) AS date, count(*) AS day_run
        CAST(sum(new_downloads) AS BIGINT) AS new_downloads,
        bool_or(partial) AS partial
 FROM family_daily
-WHERE family = $family AND date >= coalesce($since, date) AND date <= coalesce($until, date)
+WHERE family = $family AND platform = 'huggingface'
+  AND date >= coalesce($since, date) AND date <= coalesce($until, date)
 GROUP BY period ORDER BY date
 """
 
@@ -179,7 +180,7 @@ def _group_order(g: str) -> tuple[int, str]:
 
 
 def _range(family: str, since: date | None, until: date | None) -> tuple[str, list[Any]]:
-    where: list[str] = ["family = ?"]
+    where: list[str] = ["family = ?", "platform = 'huggingface'"]
     params: list[Any] = [family]
     if since:
         where.append("date >= ?")
@@ -197,7 +198,8 @@ def day_run(
     check_family(con, family)
     rows = _rows(
         con,
-        """SELECT date, run_id FROM day_runs WHERE family = ? AND (? IS NULL OR date <= ?)
+        """SELECT date, run_id FROM day_runs
+           WHERE family = ? AND platform = 'huggingface' AND (? IS NULL OR date <= ?)
            ORDER BY date DESC LIMIT 1""",
         [family, as_of, as_of],
     )
@@ -270,7 +272,8 @@ def why(con: duckdb.DuckDBPyConnection, family: str, repo_id: str) -> dict[str, 
         last = _rows(
             con,
             """SELECT d.date FROM membership m JOIN day_runs d
-                 ON d.family = m.family AND d.run_id BETWEEN m.first_run AND m.last_run
+                 ON d.family = m.family AND d.platform = m.platform
+                AND d.run_id BETWEEN m.first_run AND m.last_run
                WHERE m.family = ? AND m.repo_key = ? ORDER BY d.date DESC LIMIT 1""",
             [family, found[0]["repo_key"]],
         )
@@ -320,7 +323,8 @@ WITH summed AS (
            arg_max(t.depth, t.run_id) AS depth,
            CAST(sum(t.new_downloads) AS BIGINT) AS new_downloads
     FROM rollup_repo_new t
-    WHERE t.family = $family AND t.run_id BETWEEN $first_run AND $end_run
+    WHERE t.family = $family AND t.platform = 'huggingface'
+      AND t.run_id BETWEEN $first_run AND $end_run
     GROUP BY t.repo_key
 ), ranked AS (
     SELECT s.*, r.repo_id, count(*) OVER () AS repos, $end_run AS end_run
@@ -333,7 +337,8 @@ SELECT k.repo_id, k.role, k.relation, k.depth, k.new_downloads,
        CASE WHEN m.repo_key IS NOT NULL THEN c.likes END AS likes, k.repos
 FROM ranked k
 ASOF LEFT JOIN counts c ON c.repo_key = k.repo_key AND c.run_id <= k.end_run
-LEFT JOIN membership m ON m.family = $family AND m.repo_key = k.repo_key
+LEFT JOIN membership m ON m.family = $family AND m.platform = 'huggingface'
+     AND m.repo_key = k.repo_key
      AND k.end_run BETWEEN m.first_run AND m.last_run
 ORDER BY k.new_downloads DESC, k.repo_id
 """
@@ -379,7 +384,8 @@ def top(
     if by == "new_downloads":
         bounds = con.execute(
             """SELECT min(date), max(date), CAST(sum(new_downloads) AS BIGINT), min(run_id)
-               FROM family_daily WHERE family = ? AND date >= coalesce(?, date) AND date <= ?""",
+               FROM family_daily WHERE family = ? AND platform = 'huggingface'
+                 AND date >= coalesce(?, date) AND date <= ?""",
             [family, since, run["date"]],
         ).fetchall()[0]
         total = bounds[2]
@@ -391,7 +397,9 @@ def top(
         result["since"] = bounds[0].isoformat() if bounds[0] else None
         # a day-run's new downloads are those since the previous day-run
         before = con.execute(
-            "SELECT max(date) FROM day_runs WHERE family = ? AND date < ?", [family, bounds[0]]
+            "SELECT max(date) FROM day_runs WHERE family = ? AND platform = 'huggingface' "
+            "AND date < ?",
+            [family, bounds[0]],
         ).fetchall()[0][0]
         result["counted_from"] = (before or bounds[0]).isoformat() if bounds[0] else None
     else:
