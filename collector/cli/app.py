@@ -8,6 +8,7 @@ import what they need when they run.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -87,8 +88,22 @@ def errors(fn: F) -> F:
         except CollectorError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            if not _storage_failure(exc):
+                raise
+            from collector.store import warehouse
+
+            # the disk or the file failed: one line too
+            typer.echo(f"Error: {warehouse.describe(exc)}", err=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _storage_failure(exc: Exception) -> bool:
+    """An OS or DuckDB error (duckdb is looked up, not imported: it may not be loaded)."""
+    duckdb = sys.modules.get("duckdb")
+    return isinstance(exc, OSError) or (duckdb is not None and isinstance(exc, duckdb.Error))
 
 
 def out(doc: Document, fmt: Format, wide: bool = False, columns: str | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Commands that talk to the Hub or write the warehouse: snapshot, doctor, migrate."""
+"""Commands that talk to the Hub: snapshot and doctor."""
 
 from __future__ import annotations
 
@@ -66,12 +66,13 @@ def snapshot(
     from collector.output.documents import snapshot_line
     from collector.output.progress import SnapshotProgress
     from collector.snapshot.run import take_snapshot
+    from collector.store import warehouse
 
     if official_only and strategy is not None:
         raise UsageError("--official-only lists official repos by author; drop --strategy")
     quiet_hub()
     chosen = get_families(family or [DEFAULT_FAMILY], families)
-    with SnapshotProgress(enabled=not quiet) as progress:
+    with SnapshotProgress(enabled=not quiet) as progress, warehouse.storage_errors("snapshot"):
         results = take_snapshot(
             chosen,
             db=db,
@@ -84,17 +85,6 @@ def snapshot(
         typer.echo(snapshot_line(r))
         if r.status == "partial":
             typer.echo(f"Warning: {r.family}: partial snapshot: {r.error}", err=True)
-
-
-@app.command()
-@errors
-def migrate(*, db: DbOpt = None) -> None:
-    """Create the warehouse or bring its schema up to date."""
-    from collector.store import warehouse
-
-    with warehouse.writer(db):
-        pass
-    typer.echo(f"{warehouse.db_path(db)}: schema up to date")
 
 
 @app.command()
