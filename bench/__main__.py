@@ -6,7 +6,9 @@ Sections (each can be skipped):
   storage   --storage-days daily commits of --storage-repos repos, 20% changing per day:
             bytes per repo-day against every row every day; ingest rates
   reports   --history-days x --history-repos of history generated into a warehouse;
-            `report` and `verify` latency against the same series computed in pandas
+            `report`, `verify` and `top --by new_downloads` latency against the same
+            figures computed in pandas
+  startup   the CLI's start-up (--version, --help, report, verify) against `python -c pass`
 The results (with the machine's description) go to --out, default bench/results.md.
 """
 
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench import history, naive, snapshots, storage
+from bench import everyday, history, naive, snapshots, storage
 from bench.measure import hub_server, run_measured
 
 TARGET_RSS_MB = 500
@@ -197,6 +199,8 @@ def section_reports(args: argparse.Namespace, out: list[str], verdicts: list[str
         pverify_s = time.perf_counter() - t + compute_s + load_s
         pandas_s = load_s + compute_s
         same = _same_series(series.rows, pseries)
+        top_out: list[str] = []
+        everyday.section_top(db, tables, days, repos, top_out, verdicts)
         day_s = history.add_day(db)
     ours = series.rows[-1]
     out += [
@@ -234,6 +238,7 @@ def section_reports(args: argparse.Namespace, out: list[str], verdicts: list[str
         f"{ours['repos']:,} repos, {ours['downloads_all_time']:,} downloads; verdict "
         f"`{verdict['verdict']}` ({verdict['measured']:,}).",
         "",
+        *top_out,
     ]
     verdicts.append(
         _verdict(
@@ -251,6 +256,10 @@ def section_reports(args: argparse.Namespace, out: list[str], verdicts: list[str
             verify_s < TARGET_REPORT_S and pverify_s / verify_s >= TARGET_SPEEDUP,
         )
     )
+
+
+def section_startup(args: argparse.Namespace, out: list[str], verdicts: list[str]) -> None:
+    everyday.section_startup(out, verdicts)
 
 
 def _same_series(rows: list[dict[str, object]], frame) -> bool:  # type: ignore[no-untyped-def]
@@ -289,13 +298,15 @@ def main() -> None:
     ap.add_argument("--history-repos", type=int, default=100_000)
     ap.add_argument("--history-days", type=int, default=365)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--only", action="append", choices=["snapshot", "storage", "reports"])
+    ap.add_argument(
+        "--only", action="append", choices=["snapshot", "storage", "reports", "startup"]
+    )
     ap.add_argument("--skip-lineage", action="store_true", help="no lineage snapshot")
     ap.add_argument("--skip-naive", action="store_true", help="no naive snapshot")
     ap.add_argument("--skip-events", action="store_true", help="do not time the event views")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results.md"))
     args = ap.parse_args()
-    sections = args.only or ["snapshot", "storage", "reports"]
+    sections = args.only or ["startup", "snapshot", "storage", "reports"]
     started = time.perf_counter()
     out: list[str] = []
     verdicts: list[str] = []

@@ -85,7 +85,7 @@ def load(con: duckdb.DuckDBPyConnection, family: str) -> dict[str, pd.DataFrame]
     }
 
 
-def daily_series(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def daily_series(t: dict[str, pd.DataFrame], keep: bool = False) -> pd.DataFrame:
     """The report's daily series, computed in pandas from stored changes.
 
     The same rules as collector's views, for a history where each repo has one membership
@@ -127,6 +127,25 @@ def daily_series(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     counts.loc[joined, "new"] = counts.loc[joined, "downloads_all_time"].where(
         created[joined].to_numpy() > prev_start[joined.to_numpy()], 0
     )
+    out = _per_day(t, counts, day_runs, day_ids, m, first_day, last_day)
+    return _keep(out, counts, day_runs) if keep else out
+
+
+def repo_days(t: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per repo and day-run its change (with `new`, its new downloads), and the day-runs."""
+    frame = daily_series(t, keep=True)
+    return frame.attrs["counts"], frame.attrs["day_runs"]
+
+
+def top_new(t: dict[str, pd.DataFrame], first: int, last: int, limit: int) -> pd.Series:
+    """Each repo's new downloads summed over day-runs first..last (0-based), the top ones."""
+    counts, _ = repo_days(t)
+    window = counts[(counts["day"] >= first) & (counts["day"] <= last)]
+    summed = window.groupby("repo_key")["new"].sum()
+    return summed[summed > 0].sort_values(ascending=False, kind="stable").head(limit)
+
+
+def _per_day(t, counts, day_runs, day_ids, m, first_day, last_day):  # type: ignore[no-untyped-def]
     per_day = counts.groupby("day").agg(
         d_all=("d_downloads_all_time", "sum"),
         d_30=("d_downloads_30d", "sum"),
@@ -161,6 +180,11 @@ def daily_series(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ).cumsum()
     out["new_downloads"] = per_day["new"].reindex(out.index, fill_value=0).astype("Int64")
     out.loc[0, "new_downloads"] = pd.NA
+    return out
+
+
+def _keep(out: pd.DataFrame, counts: pd.DataFrame, day_runs: pd.DataFrame) -> pd.DataFrame:
+    out.attrs["counts"], out.attrs["day_runs"] = counts, day_runs
     return out
 
 

@@ -1,12 +1,14 @@
-"""Date options: `2026-01-13`, `2026-01`, `last-month`, `this-month`, `30d`, `today`."""
+"""Dates: the clock (`COLLECTOR_NOW`) and date options (`2026-01-13`, `2026-01`, `30d` ...)."""
 
 from __future__ import annotations
 
+import os
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from collector.errors import UsageError
 
+NOW_ENV = "COLLECTOR_NOW"
 _DAYS_RE = re.compile(r"^(\d{1,5})d$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -54,3 +56,22 @@ def parse_range(
     if start and stop and start > stop:
         raise UsageError(f"--since {start.isoformat()} is after --until {stop.isoformat()}")
     return start, stop
+
+
+def now_utc() -> datetime:
+    """The snapshot clock: $COLLECTOR_NOW (ISO 8601, for tests and backfills) or the time."""
+    fixed = os.environ.get(NOW_ENV)
+    if fixed:
+        try:
+            value = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"{NOW_ENV}={fixed!r} is not an ISO 8601 date-time") from None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def today() -> date:
+    """Today on the snapshot clock, so that `30d` means the same in tests and backfills."""
+    return now_utc().date()

@@ -9,6 +9,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
@@ -16,7 +17,17 @@ from collector.errors import UsageError
 from collector.sources.items import REPO_ID_RE
 
 FAMILIES_ENV = "COLLECTOR_FAMILIES"
-STRATEGIES = ("lineage", "hub", "auto")
+
+
+class Strategy(StrEnum):
+    """How a family's repos are found: lineage listings, one whole-Hub crawl, or the cheaper."""
+
+    lineage = "lineage"
+    hub = "hub"
+    auto = "auto"
+
+
+STRATEGIES = tuple(s.value for s in Strategy)
 _KNOWN_KEYS = {
     "authors",
     "repos",

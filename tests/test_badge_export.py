@@ -86,7 +86,7 @@ def test_export_parquet_reads_back_in_duckdb_and_pyarrow(
     sample: Path, cli: Cli, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    cli("export", "--format", "parquet", "--out", str(out), now=NOW)
+    cli("export", "--file-format", "parquet", "--out", str(out), now=NOW)
     dates = sorted(p.name for p in (out / "family_daily").iterdir())
     assert dates == [
         "date=2026-01-05",
@@ -130,7 +130,7 @@ def test_export_csv_filtered(sample: Path, cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "csv"
     cli(
         "export",
-        "--format",
+        "--file-format",
         "csv",
         "--out",
         str(out),
@@ -176,7 +176,7 @@ def test_export_refuses_to_overwrite_and_keeps_what_is_there(
     "args, message",
     [
         (["--family", "mistral"], "no snapshots of family 'mistral'"),
-        (["--format", "xlsx"], "Invalid value for '--format'"),
+        (["--file-format", "xlsx"], "Invalid value for '--file-format'"),
     ],
 )
 def test_export_bad_input_writes_nothing(

@@ -214,7 +214,7 @@ def test_report_on_a_terminal_shows_a_small_chart(sample: Path) -> None:
     shown = _run_on_tty(["report"], sample)
     assert "qwen: cumulative downloads" in shown and "900M" in shown
     hidden = _run_on_tty(["report", "--no-chart"], sample)
-    assert "qwen: daily" in hidden and "cumulative downloads" not in hidden
+    assert "qwen: downloads, daily" in hidden and "cumulative downloads" not in hidden
     assert "cumulative downloads" not in _run_on_tty(["report", "--format", "csv"], sample)
 
 

@@ -1,13 +1,15 @@
 """Golden output: every format of every report command, through the real CLI.
 
 The files live in tests/golden/; their numbers are the hand computation in
-tests/report_data.py. After an intended change of output, regenerate them with
+tests/report_data.py. Tables are kept at 80, 120 and 200 columns (NAME.wWIDTH.txt): at
+each width no line is longer, and every number is whole (never split, never cut). After an intended change of output, regenerate them with
 `COLLECTOR_UPDATE_GOLDEN=1 pytest tests/test_golden.py` and review the diff.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,10 @@ from tests import report_data
 from tests.conftest import Cli
 
 GOLDEN = Path(__file__).parent / "golden"
-FORMATS = ["table", "json", "csv", "tsv", "markdown"]
-HUMAN_AND_JSON = ["table", "json"]
+WIDTHS = [80, 120, 200]
+TABLES = [f"table-{w}" for w in WIDTHS]
+FORMATS = [*TABLES, "json", "csv", "tsv", "markdown"]
+HUMAN_AND_JSON = [*TABLES, "json"]
 EXT = {"table": "txt", "json": "json", "csv": "csv", "tsv": "tsv", "markdown": "md"}
 NOW = "2026-02-04T00:00:00"
 
@@ -35,7 +39,36 @@ def check(name: str, text: str) -> None:
     assert text == path.read_text(encoding="utf-8"), f"output differs from {path}"
 
 
-def run(cli: Cli, name: str, fmt: str, *args: str) -> None:
+# A number as a table shows it: 1,234,567 or 12.5 or 704.9M or 62.22%; and dates.
+NUMBER = re.compile(r"-?\d{1,3}(,\d{3})*(\.\d+)?[KMBT%]?")
+NUMBERISH = re.compile(r"-?[\d,.]+[KMBT%]?")
+DATE = re.compile(r"\d{4}-(W\d{2}|\d{2}(-\d{2})?)")
+
+
+def check_fits(text: str, width: int) -> None:
+    """No line longer than the terminal; in table rows no number cut (…) or split."""
+    in_rows = False
+    for line in text.splitlines():
+        assert len(line) <= width, f"{len(line)} > {width}: {line!r}"
+        assert "…" not in line, line
+        if "───" in line:
+            in_rows = True
+        elif not line.strip():
+            in_rows = False
+        elif in_rows:
+            for token in line.split():
+                if NUMBERISH.fullmatch(token) and not DATE.fullmatch(token):
+                    assert NUMBER.fullmatch(token), f"split {token!r}: {line!r}"
+
+
+def run(cli: Cli, name: str, fmt: str, *args: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if fmt.startswith("table-"):
+        width = int(fmt.removeprefix("table-"))
+        monkeypatch.setenv("COLUMNS", str(width))
+        result = cli(*args, "--format", "table", now=NOW)
+        check_fits(result.stdout, width)
+        check(f"{name}.w{width}.txt", result.stdout)
+        return
     result = cli(*args, "--format", fmt, now=NOW)
     check(f"{name}.{EXT[fmt]}", result.stdout)
 
@@ -58,8 +91,10 @@ def cases(first: tuple[str, list[str]], *more: tuple[str, list[str]]) -> list:
         ("report-by-depth-month", ["report", "--by", "depth", "--every", "month"]),
     ),
 )
-def test_report(sample: Path, cli: Cli, name: str, args: list[str], fmt: str) -> None:
-    run(cli, name, fmt, *args)
+def test_report(
+    sample: Path, cli: Cli, name: str, args: list[str], fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(cli, name, fmt, *args, monkeypatch=monkeypatch)
 
 
 @pytest.mark.parametrize(
@@ -73,8 +108,10 @@ def test_report(sample: Path, cli: Cli, name: str, args: list[str], fmt: str) ->
         ),
     ),
 )
-def test_top(sample: Path, cli: Cli, name: str, args: list[str], fmt: str) -> None:
-    run(cli, name, fmt, *args)
+def test_top(
+    sample: Path, cli: Cli, name: str, args: list[str], fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(cli, name, fmt, *args, monkeypatch=monkeypatch)
 
 
 @pytest.mark.parametrize(
@@ -84,8 +121,10 @@ def test_top(sample: Path, cli: Cli, name: str, args: list[str], fmt: str) -> No
         ("compare-carry", ["compare", "qwen", "llama", "gemma", "--align", "carry-forward"]),
     ),
 )
-def test_compare(sample: Path, cli: Cli, name: str, args: list[str], fmt: str) -> None:
-    run(cli, name, fmt, *args)
+def test_compare(
+    sample: Path, cli: Cli, name: str, args: list[str], fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(cli, name, fmt, *args, monkeypatch=monkeypatch)
 
 
 @pytest.mark.parametrize(
@@ -96,18 +135,20 @@ def test_compare(sample: Path, cli: Cli, name: str, args: list[str], fmt: str) -
         ("verify-passed", ["verify", "Qwen passed Llama"]),
     ),
 )
-def test_verify(sample: Path, cli: Cli, name: str, args: list[str], fmt: str) -> None:
-    run(cli, name, fmt, *args)
+def test_verify(
+    sample: Path, cli: Cli, name: str, args: list[str], fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(cli, name, fmt, *args, monkeypatch=monkeypatch)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_members(sample: Path, cli: Cli, fmt: str) -> None:
-    run(cli, "members-gemma", fmt, "members", "--family", "gemma")
+def test_members(sample: Path, cli: Cli, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(cli, "members-gemma", fmt, "members", "--family", "gemma", monkeypatch=monkeypatch)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_why(sample: Path, cli: Cli, fmt: str) -> None:
-    run(cli, "why", fmt, "why", "carol/Qwen2.5-7B-sft-GGUF")
+def test_why(sample: Path, cli: Cli, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(cli, "why", fmt, "why", "carol/Qwen2.5-7B-sft-GGUF", monkeypatch=monkeypatch)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -115,8 +156,7 @@ def test_export(
     sample: Path, cli: Cli, fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = cli("export", "--out", "out", "--output-format", fmt, now=NOW)
-    check(f"export.{EXT[fmt]}", result.stdout)
+    run(cli, "export", fmt, "export", "--out", "out", monkeypatch=monkeypatch)
 
 
 @pytest.mark.parametrize(

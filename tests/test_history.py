@@ -78,6 +78,7 @@ EXPECTED_SERIES = [
         "downloads_30d": 174,  # 100 + 50 + 20 + 3 + 1
         "likes": 6,  # 5 + 1
         "new_downloads": None,
+        "partial": False,  # every member's listing answered
     },
     {
         "date": "2026-01-02",
@@ -90,6 +91,7 @@ EXPECTED_SERIES = [
         # A +100; ft 200 -> 150 clamped to 0; u/new created after day 1's run: +40 in full;
         # u/old existed before day 1 and only joined now: 0
         "new_downloads": 140,
+        "partial": False,
     },
     {
         "date": "2026-01-03",
@@ -100,6 +102,7 @@ EXPECTED_SERIES = [
         "downloads_30d": 229,  # 230 - 1 (u/merge no longer a member)
         "likes": 8,
         "new_downloads": 100,  # B +100
+        "partial": False,
     },
 ]
 EXPECTED_ANOMALIES = [
@@ -145,8 +148,8 @@ def test_report_range_and_csv(history_hub: FakeHub, cli: Cli) -> None:
     out = cli("report", "--since", "2026-01-02", "--until", "2026-01-02", "--format", "csv").stdout
     assert out == (
         "date,repos,downloads_all_time,official_downloads_all_time,"
-        "derivative_downloads_all_time,downloads_30d,likes,new_downloads\n"
-        "2026-01-02,7,1887,1600,287,230,8,140\n"
+        "derivative_downloads_all_time,downloads_30d,likes,new_downloads,partial\n"
+        "2026-01-02,7,1887,1600,287,230,8,140,false\n"
     )
 
 
@@ -154,12 +157,9 @@ def test_report_table(history_hub: FakeHub, cli: Cli) -> None:
     build_history(history_hub, cli)
     out = cli("report").stdout
     assert out.splitlines()[4:7] == [
-        "  2026-01-01       5                1,737                         1,500"
-        "                             237             174       6",
-        "  2026-01-02       7                1,887                         1,600"
-        "                             287             230       8             140",
-        "  2026-01-03       6                1,987                         1,700"
-        "                             287             229       8             100",
+        "  2026-01-01       5      1,737      1,500           237   174       6",
+        "  2026-01-02       7      1,887      1,600           287   230       8   140",
+        "  2026-01-03       6      1,987      1,700           287   229       8   100",
     ]
     assert "Anomalies: 1 decrease, 1 departed, 1 joined_existing" in out
 

@@ -155,12 +155,12 @@ def test_why_prints_the_chain(hub: FakeHub, cli: Cli) -> None:
     assert out.splitlines() == [
         "c/ft-gguf-copy is a member of qwen at 2026-02-02",
         "",
-        "  depth   repo_id          role         relation      downloads_all_time",
-        " ────────────────────────────────────────────────────────────────────────",
-        "      0   Qwen/Instruct    official                                  500",
-        "      1   a/ft             derivative   finetune                     100",
-        "      2   b/ft-gguf        derivative   quantized                     10",
-        "      3   c/ft-gguf-copy   derivative   unspecified                    1",
+        "  depth   repo             role         relation      all-time",
+        " ──────────────────────────────────────────────────────────────",
+        "      0   Qwen/Instruct    official                        500",
+        "      1   a/ft             derivative   finetune           100",
+        "      2   b/ft-gguf        derivative   quantized           10",
+        "      3   c/ft-gguf-copy   derivative   unspecified          1",
     ]
 
 

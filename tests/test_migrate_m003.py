@@ -63,4 +63,7 @@ def test_m003_from_the_m002_schema_keeps_every_number(cli: Cli, isolated_env: Pa
     assert [row[-2:] for row in after] == [(False, 0), (False, 0)]
     assert [(r[1].isoformat(), r[5]) for r in after] == [("2026-01-01", 110), ("2026-01-02", 140)]
     report = cli("report", "-f", "acme", "--format", "csv").stdout.splitlines()
-    assert report[1:] == ["2026-01-01,2,110,100,10,6,1,", "2026-01-02,2,140,130,10,7,2,30"]
+    assert report[1:] == [
+        "2026-01-01,2,110,100,10,6,1,,false",
+        "2026-01-02,2,140,130,10,7,2,30,false",
+    ]

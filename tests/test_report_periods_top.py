@@ -199,12 +199,20 @@ def test_top_new_downloads_over_a_range(sample: Path, cli: Cli) -> None:
 def test_top_new_sql_reproduces_the_cli(sample: Path, cli: Cli) -> None:
     con = duckdb.connect(str(sample), read_only=True)
     try:
-        end_run = con.execute(
-            "SELECT run_id FROM day_runs WHERE family = 'qwen' AND date = '2026-01-12'"
-        ).fetchall()[0][0]
+        run = {
+            date: run_id
+            for date, run_id in con.execute(
+                "SELECT date::VARCHAR, run_id FROM day_runs WHERE family = 'qwen'"
+            ).fetchall()
+        }
         rows = con.execute(
-            TOP_NEW_SQL + " ORDER BY 5 DESC",
-            {"family": "qwen", "since": "2026-01-07", "until": "2026-01-12", "end_run": end_run},
+            TOP_NEW_SQL,
+            {
+                "family": "qwen",
+                "first_run": run["2026-01-08"],
+                "end_run": run["2026-01-12"],
+                "limit": 10,
+            },
         ).fetchall()
     finally:
         con.close()

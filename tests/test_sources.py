@@ -107,4 +107,7 @@ def test_sources_share_the_commit_path_and_keep_their_platforms(
     ]
     # every report is of the Hugging Face platform
     report = cli("report", "-f", "acme", "--format", "csv").stdout.splitlines()
-    assert report[1:] == ["2026-01-01,2,130,120,10,0,0,", "2026-01-02,2,162,150,12,0,0,32"]
+    assert report[1:] == [
+        "2026-01-01,2,130,120,10,0,0,,false",
+        "2026-01-02,2,162,150,12,0,0,32,false",
+    ]

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector.store import frozen, migrations, rollup
+from collector.store import frozen, migrations, rollup, views
 from tests.conftest import Cli
 
 # (the version a warehouse was made at, whether that version knew partial runs)
@@ -27,6 +27,7 @@ VERSIONS = [
     ("m003_partial_runs", True),
     ("m007_daily_rollup", True),
     ("m008_sources", True),
+    ("m009_repo_new_downloads", True),
 ]
 HISTORY = """
 INSERT INTO runs (run_id, family, started_at, status, strategy, members) VALUES
@@ -97,6 +98,9 @@ def _make(path: Path, version: str, partial: bool) -> None:
         con.execute(PARTIAL)
     if version == "m007_daily_rollup":
         con.execute(frozen.M007_FILL)  # the rollup its snapshots kept
+    elif version == "m008_sources":  # its views, and the rollup its snapshots kept
+        views.install(con)
+        rollup.rebuild(con)
     elif version == names[-1]:
         migrations.migrate(con)  # the current views
         rollup.rebuild(con)

@@ -15,6 +15,7 @@ import duckdb
 from collector.errors import UsageError
 from collector.output.render import compact
 from collector.reports.series import check_family
+from collector.reports.vocab import BADGE_COLOR, DERIVATIVES_SQL
 
 # metric -> (family_daily column, default label suffix)
 METRICS = {
@@ -22,9 +23,9 @@ METRICS = {
     "downloads_30d": ("downloads_30d", "downloads/month"),
     "likes": ("likes", "likes"),
     "repos": ("repos", "models"),
-    "derivatives": ("repos - official_repos", "derivatives"),
+    "derivatives": (DERIVATIVES_SQL, "derivatives"),
 }
-DEFAULT_COLOR = "#007ec6"
+DEFAULT_COLOR = BADGE_COLOR
 
 # Verdana 11px advance widths (px) of the characters badges use; others count as 7.
 _WIDTHS = {

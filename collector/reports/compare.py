@@ -25,21 +25,13 @@ import duckdb
 
 from collector.errors import UsageError
 from collector.reports.series import check_family
+from collector.reports.vocab import DERIVATIVES_SQL, Align, CompareMetric
 
 # metric -> its expression over family_daily
 METRICS = {
-    "downloads_all_time": "downloads_all_time",
-    "official_downloads_all_time": "official_downloads_all_time",
-    "derivative_downloads_all_time": "derivative_downloads_all_time",
-    "downloads_30d": "downloads_30d",
-    "official_downloads_30d": "official_downloads_30d",
-    "likes": "likes",
-    "official_likes": "official_likes",
-    "repos": "repos",
-    "official_repos": "official_repos",
-    "derivatives": "repos - official_repos",
+    m.value: DERIVATIVES_SQL if m is CompareMetric.derivatives else m.value for m in CompareMetric
 }
-ALIGNMENTS = ("common", "carry-forward")
+ALIGNMENTS = tuple(a.value for a in Align)
 
 # One row per (date, family): the family's value at its last day-run on or before the
 # date. The dates are those of any compared family's day-runs in [since, until]; with

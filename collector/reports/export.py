@@ -25,8 +25,9 @@ import duckdb
 
 from collector.errors import UsageError
 from collector.reports.series import check_family
+from collector.reports.vocab import FileFormat
 
-FORMATS = ("parquet", "csv")
+FORMATS = tuple(f.value for f in FileFormat)
 # table -> its columns (from the documented views of the same names)
 TABLES = {
     "family_daily": (

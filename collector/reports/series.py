@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from collector.errors import UsageError
+from collector.reports.vocab import TopBy
 
 SERIES_COLUMNS = [
     "date",
@@ -22,6 +23,7 @@ SERIES_COLUMNS = [
     "downloads_30d",
     "likes",
     "new_downloads",
+    "partial",  # the day's run could not refresh every member (see Series.partial_days)
 ]
 
 
@@ -105,7 +107,8 @@ SELECT strftime(date, $format) AS period, max(date) AS date, count(*) AS day_run
        arg_max(derivative_downloads_all_time, date) AS derivative_downloads_all_time,
        arg_max(downloads_30d, date) AS downloads_30d,
        arg_max(likes, date) AS likes,
-       CAST(sum(new_downloads) AS BIGINT) AS new_downloads
+       CAST(sum(new_downloads) AS BIGINT) AS new_downloads,
+       bool_or(partial) AS partial
 FROM family_daily
 WHERE family = $family AND platform = $platform
   AND date >= coalesce($since, date) AND date <= coalesce($until, date)
@@ -222,8 +225,7 @@ def members(
         return None, []
     rows = _rows(
         con,
-        """SELECT repo_id, role, relation, depth, parent_id, downloads_all_time,
-                  downloads_30d, likes
+        f"""SELECT {", ".join(MEMBER_COLUMNS)}
            FROM members_daily WHERE family = ? AND run_id = ?
            ORDER BY role DESC, downloads_all_time DESC NULLS LAST, repo_id""",
         [family, run["run_id"]],
@@ -297,7 +299,17 @@ def why(con: duckdb.DuckDBPyConnection, family: str, repo_id: str) -> dict[str, 
     return answer
 
 
-TOP_METRICS = ("downloads_all_time", "new_downloads", "downloads_30d", "likes")
+MEMBER_COLUMNS = [
+    "repo_id",
+    "role",
+    "relation",
+    "depth",
+    "parent_id",
+    "downloads_all_time",
+    "downloads_30d",
+    "likes",
+]
+TOP_METRICS = tuple(m.value for m in TopBy)
 TOP_COLUMNS = [
     "rank",
     "repo_id",
@@ -310,22 +322,35 @@ TOP_COLUMNS = [
 ]
 
 # `top --by new_downloads`: each repo's new_downloads summed over the day-runs of the
-# range; role and relation as of its last day-run there. Summed over every repo, this is
-# the sum of family_daily.new_downloads over the same day-runs.
+# range (rollup_repo_new, maintained by each snapshot: collector/store/repo_totals.py);
+# role and relation as of its last day-run there with new downloads. Summed over every
+# repo, this is the sum of family_daily.new_downloads over the same day-runs.
 TOP_NEW_SQL = """
-SELECT r.repo_id, arg_max(d.last_role, d.run_id) AS role,
-       arg_max(CASE WHEN d.last_role = 'official' THEN NULL ELSE d.last_relation END, d.run_id)
-           AS relation,
-       arg_max(d.last_depth, d.run_id) AS depth,
-       CAST(sum(d.new_downloads) AS BIGINT) AS new_downloads,
-       any_value(m.downloads_all_time) AS downloads_all_time,
-       any_value(m.downloads_30d) AS downloads_30d, any_value(m.likes) AS likes
-FROM member_deltas d JOIN repos r USING (repo_key)
-LEFT JOIN members_daily m
-  ON m.family = d.family AND m.run_id = $end_run AND m.repo_key = d.repo_key
-WHERE d.family = $family AND d.platform = 'huggingface'
-  AND d.date >= coalesce($since, d.date) AND d.date <= $until
-GROUP BY r.repo_id HAVING sum(d.new_downloads) > 0
+WITH summed AS (
+    SELECT t.repo_key, arg_max(t.role, t.run_id) AS role,
+           arg_max(CASE WHEN t.role = 'official' THEN NULL ELSE t.relation END, t.run_id)
+               AS relation,
+           arg_max(t.depth, t.run_id) AS depth,
+           CAST(sum(t.new_downloads) AS BIGINT) AS new_downloads
+    FROM rollup_repo_new t
+    WHERE t.family = $family AND t.platform = 'huggingface'
+      AND t.run_id BETWEEN $first_run AND $end_run
+    GROUP BY t.repo_key
+), ranked AS (
+    SELECT s.*, r.repo_id, count(*) OVER () AS repos, $end_run AS end_run
+    FROM summed s JOIN repos r USING (repo_key)
+    ORDER BY s.new_downloads DESC, r.repo_id LIMIT $limit
+)
+SELECT k.repo_id, k.role, k.relation, k.depth, k.new_downloads,
+       CASE WHEN m.repo_key IS NOT NULL THEN c.downloads_all_time END AS downloads_all_time,
+       CASE WHEN m.repo_key IS NOT NULL THEN c.downloads_30d END AS downloads_30d,
+       CASE WHEN m.repo_key IS NOT NULL THEN c.likes END AS likes, k.repos
+FROM ranked k
+ASOF LEFT JOIN counts c ON c.repo_key = k.repo_key AND c.run_id <= k.end_run
+LEFT JOIN membership m ON m.family = $family AND m.platform = 'huggingface'
+     AND m.repo_key = k.repo_key
+     AND k.end_run BETWEEN m.first_run AND m.last_run
+ORDER BY k.new_downloads DESC, k.repo_id
 """
 
 
@@ -368,17 +393,17 @@ def top(
         return result
     if by == "new_downloads":
         bounds = con.execute(
-            """SELECT min(date), max(date), CAST(sum(new_downloads) AS BIGINT) FROM family_daily
-               WHERE family = ? AND platform = 'huggingface'
+            """SELECT min(date), max(date), CAST(sum(new_downloads) AS BIGINT), min(run_id)
+               FROM family_daily WHERE family = ? AND platform = 'huggingface'
                  AND date >= coalesce(?, date) AND date <= ?""",
             [family, since, run["date"]],
         ).fetchall()[0]
-        rows = _rows(
-            con,
-            TOP_NEW_SQL,
-            {"family": family, "since": since, "until": run["date"], "end_run": run["run_id"]},
-        )
         total = bounds[2]
+        params = {"family": family, "first_run": bounds[3], "end_run": run["run_id"]}
+        rows = _rows(con, TOP_NEW_SQL, {**params, "limit": limit})
+        repos = rows[0].pop("repos") if rows else 0
+        for row in rows[1:]:
+            row.pop("repos")
         result["since"] = bounds[0].isoformat() if bounds[0] else None
         # a day-run's new downloads are those since the previous day-run
         before = con.execute(
@@ -398,8 +423,9 @@ def top(
             f"SELECT {by} FROM family_daily WHERE family = ? AND run_id = ?",
             [family, run["run_id"]],
         ).fetchall()[0][0]
+        repos = len(rows)
     rows.sort(key=lambda r: (-(r[by] or 0), r["repo_id"]))
-    result.update(until=run["date"].isoformat(), family_total=total, repos=len(rows))
+    result.update(until=run["date"].isoformat(), family_total=total, repos=repos)
     for rank, row in enumerate(rows[:limit], start=1):
         value = row[by]
         share = round(value / total, 6) if total and value is not None else None

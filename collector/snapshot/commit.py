@@ -27,7 +27,7 @@ import pyarrow as pa
 from collector.errors import UsageError
 from collector.families import Family
 from collector.snapshot.stage import Stage
-from collector.store import rollup
+from collector.store import repo_totals, rollup
 
 COUNTED = ("complete", "partial")  # statuses of runs that reports use
 _NO_RENAMES = pa.table(
@@ -401,6 +401,7 @@ def _write(
     )
     # 4. The daily rollup that reports read (collector/store/rollup.py).
     rollup.refresh(con, family, platform)
+    repo_totals.refresh(con, family, platform)
 
 
 def _carry_stale(

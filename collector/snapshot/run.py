@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
-from collector.errors import CollectorError, UsageError
+from collector.dates import now_utc
+from collector.errors import CollectorError
 from collector.families import Family
 from collector.snapshot.commit import (
     RunResult,
@@ -39,7 +40,6 @@ from collector.sources.hub import HubClient
 from collector.sources.items import Problems, parse_item
 from collector.store import warehouse
 
-NOW_ENV = "COLLECTOR_NOW"
 # A whole-Hub crawl is staged in `<warehouse>.stage/_hub.duckdb` (no family name starts
 # with "_"), made for the whole Hub rather than for a family: any families can use it.
 HUB_CRAWL = Family(name="_hub", authors=(), derivatives=False, strategy="hub")
@@ -47,20 +47,6 @@ HUB_CRAWL = Family(name="_hub", authors=(), derivatives=False, strategy="hub")
 # and for committing its families' members; see bench/results.md for the measurements.
 CRAWL_MEMORY_LIMIT = "128MB"
 COMMIT_MEMORY_LIMIT = "128MB"
-
-
-def now_utc() -> datetime:
-    """The snapshot clock: $COLLECTOR_NOW (ISO 8601, for tests and backfills) or the time."""
-    fixed = os.environ.get(NOW_ENV)
-    if fixed:
-        try:
-            value = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
-        except ValueError:
-            raise UsageError(f"{NOW_ENV}={fixed!r} is not an ISO 8601 date-time") from None
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.replace(tzinfo=None)
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def take_snapshot(

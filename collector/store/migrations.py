@@ -185,6 +185,45 @@ def m008_sources(db: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m009_repo_new_downloads(db: duckdb.DuckDBPyConnection) -> None:
+    """Per-repo new downloads of each day-run (collector/store/repo_totals.py), so that
+    `top --by new_downloads` reads a range's rows instead of every change ever stored.
+
+    Filled from the event views the warehouse holds: those of m007 (every run then was a
+    Hugging Face snapshot) or, installed after m008, the ones that carry `platform`.
+    """
+    db.execute(
+        """
+        -- Per family, platform, day-run and repo with new downloads: how many, and the
+        -- repo's role, relation and depth at that day-run.
+        CREATE TABLE rollup_repo_new (
+            family VARCHAR NOT NULL, platform VARCHAR NOT NULL, run_id BIGINT NOT NULL,
+            repo_key BIGINT NOT NULL, new_downloads BIGINT NOT NULL,
+            role VARCHAR, relation VARCHAR, depth INTEGER
+        );
+        -- The day-runs rolled up into rollup_repo_new, with rows or without.
+        CREATE TABLE rollup_repo_runs (
+            family VARCHAR NOT NULL, platform VARCHAR NOT NULL, run_id BIGINT NOT NULL
+        );
+        """
+    )
+    with_platform = db.execute(
+        """SELECT count(*) FROM information_schema.columns
+           WHERE table_name = 'member_deltas' AND column_name = 'platform'"""
+    ).fetchall()[0][0]
+    platform = "platform" if with_platform else "'huggingface'"
+    db.execute(
+        f"""
+        INSERT INTO rollup_repo_new
+        SELECT family, {platform}, run_id, repo_key, new_downloads, last_role, last_relation,
+               last_depth
+        FROM member_deltas WHERE new_downloads > 0 ORDER BY ALL;
+        INSERT INTO rollup_repo_runs SELECT family, {platform}, run_id FROM day_runs;
+        """
+    )
+
+
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the migrations recorded in this warehouse, in order."""
     exists = db.execute(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import duckdb
 
+from collector.store import repo_totals
 from collector.store.views import ANOMALIES, DAY_SUM_COLUMNS, DAY_SUMS, DELTAS, GROUP_MOVES
 
 _STATE = ["is_member", "contrib", "last_role", "last_relation", "last_depth", "d30", "likes"]
@@ -138,6 +139,7 @@ def rebuild(
           ON l.family = e.family AND l.platform = e.platform AND l.run_id = e.run_id
         """
     )
+    repo_totals.rebuild(con, family, platform, deltas="ru_deltas")
     con.execute("DROP TABLE ru_deltas")
     con.execute("DROP TABLE ru_events")
 

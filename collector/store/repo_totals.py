@@ -1,0 +1,112 @@
+"""Per-repo new downloads of each day-run, kept up to date like the daily rollup (m009).
+
+`top --by new_downloads` sums each repo's new downloads over the day-runs of a range. Read
+from the event view `member_deltas` that costs a pass over every change ever stored (10 s
+over 360 days at 50,000 repos); this table holds the result of that pass, one row per
+(family, platform, day-run, repo) with new downloads, so that a range costs a scan of its
+rows:
+
+- `rollup_repo_new`   family, platform, run_id, repo_key, new_downloads (> 0), and the
+                      repo's role, relation and depth at that day-run (`member_deltas`'
+                      last_*)
+- `rollup_repo_runs`  the day-runs rolled up here, rows or not
+
+`refresh(con, family, platform)` runs in the snapshot's commit after `rollup.refresh`: a
+new day-run's rows are its changed repos, read from `rollup_state` (the state now) and
+`rollup_undo` (the state before) with the rule of `member_deltas.new_downloads`; a last
+day-run replaced by a later run of the same day is taken back first. Anything else is
+rebuilt from the event view. `rebuild(con, family, platform, deltas)` recomputes from
+`member_deltas` (or a table of its rows) and is called by `rollup.rebuild`;
+tests/test_top_rollup.py checks both against the event computation.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def refresh(con: duckdb.DuckDBPyConnection, family: str, platform: str = "huggingface") -> None:
+    """Roll up the family's new day-run (after rollup.refresh, in the same transaction)."""
+    key = [family, platform]
+    mine = "family = ? AND platform = ?"
+    days = [
+        r[0]
+        for r in con.execute(
+            f"SELECT run_id FROM day_runs WHERE {mine} ORDER BY run_id", key
+        ).fetchall()
+    ]
+    done = [
+        r[0]
+        for r in con.execute(
+            f"SELECT run_id FROM rollup_repo_runs WHERE {mine} ORDER BY run_id", key
+        ).fetchall()
+    ]
+    if done == days:
+        return
+    if done and done[:-1] == days[:-1] and done[-1] not in days:
+        # the last day-run was replaced by a later run of the same day
+        for table in ("rollup_repo_new", "rollup_repo_runs"):
+            con.execute(f"DELETE FROM {table} WHERE {mine} AND run_id = ?", [*key, done[-1]])
+        done = done[:-1]
+    undo_run = con.execute(f"SELECT max(run_id) FROM rollup_undo WHERE {mine}", key).fetchall()
+    if done != days[:-1] or undo_run[0][0] not in (None, days[-1]):
+        rebuild(con, family, platform)
+        return
+    # rollup_undo: the repos this day-run changed, with their state at the previous one
+    con.execute(
+        """
+        INSERT INTO rollup_repo_new
+            (family, platform, run_id, repo_key, new_downloads, role, relation, depth)
+        SELECT $family, $platform, $run, s.repo_key,
+               CASE WHEN u.contrib IS NULL THEN
+                        CASE WHEN d.prev_started_at IS NOT NULL
+                                  AND r.created_at > d.prev_started_at
+                             THEN s.contrib ELSE 0 END
+                    ELSE greatest(s.contrib - u.contrib, 0) END AS new_downloads,
+               s.last_role, s.last_relation, s.last_depth
+        FROM rollup_undo u
+        JOIN rollup_state s
+          ON s.family = u.family AND s.platform = u.platform AND s.repo_key = u.repo_key
+        JOIN repos r ON r.repo_key = s.repo_key
+        JOIN day_runs d ON d.family = u.family AND d.platform = u.platform AND d.run_id = u.run_id
+        WHERE u.family = $family AND u.platform = $platform AND u.run_id = $run AND s.is_member
+          AND new_downloads > 0
+        """,
+        {"family": family, "platform": platform, "run": days[-1]},
+    )
+    con.execute("INSERT INTO rollup_repo_runs VALUES (?, ?, ?)", [family, platform, days[-1]])
+
+
+def rebuild(
+    con: duckdb.DuckDBPyConnection,
+    family: str | None = None,
+    platform: str = "huggingface",
+    deltas: str = "member_deltas",
+) -> None:
+    """Recompute one family's rows on a platform (or everything) from member_deltas' rows."""
+    if not con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'rollup_repo_new'"
+    ).fetchall()[0][0]:
+        return  # a rebuild before m009, which fills the table itself
+    params: dict[str, object] = {}
+    where = "true"
+    if family is not None:
+        where = "family = $family AND platform = $platform"
+        params = {"family": family, "platform": platform}
+    con.execute(f"DELETE FROM rollup_repo_new WHERE {where}", params)
+    con.execute(f"DELETE FROM rollup_repo_runs WHERE {where}", params)
+    con.execute(
+        f"""
+        INSERT INTO rollup_repo_new
+            (family, platform, run_id, repo_key, new_downloads, role, relation, depth)
+        SELECT family, platform, run_id, repo_key, new_downloads, last_role, last_relation,
+               last_depth
+        FROM {deltas} WHERE {where} AND new_downloads > 0 ORDER BY family, platform, run_id
+        """,
+        params,
+    )
+    con.execute(
+        f"""INSERT INTO rollup_repo_runs (family, platform, run_id)
+            SELECT family, platform, run_id FROM day_runs WHERE {where}""",
+        params,
+    )
