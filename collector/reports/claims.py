@@ -144,7 +144,8 @@ def verify(
     rows = con.execute(
         f"""SELECT date, {col} AS value, {fam_col} AS family_value,
                    {off_col or "0"} AS official_value
-            FROM family_daily WHERE family = ? AND (? IS NULL OR date <= ?) ORDER BY date""",
+            FROM family_daily WHERE family = ? AND platform = 'huggingface'
+              AND (? IS NULL OR date <= ?) ORDER BY date""",
         [family, as_of, as_of],
     ).fetchall()
     result: dict[str, Any] = {
@@ -191,10 +192,11 @@ def verify(
 
 
 _POINTS_SQL = """SELECT date, {col} AS value FROM family_daily
-    WHERE family = $family AND date <= coalesce($as_of, date)"""
+    WHERE family = $family AND platform = 'huggingface' AND date <= coalesce($as_of, date)"""
 _GAP_SQL = """SELECT a.date, (a.{col}) - (b.{col}) AS value
-    FROM family_daily a JOIN family_daily b ON b.date = a.date AND b.family = $versus
-    WHERE a.family = $family AND a.date <= coalesce($as_of, a.date)"""
+    FROM family_daily a JOIN family_daily b
+      ON b.date = a.date AND b.family = $versus AND b.platform = a.platform
+    WHERE a.family = $family AND a.platform = 'huggingface' AND a.date <= coalesce($as_of, a.date)"""
 
 
 def _claim_columns(claim: Claim, scope: str) -> tuple[str, str, str | None, str]:
