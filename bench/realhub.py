@@ -93,7 +93,11 @@ class Served:
             return self.page(self.children.get(parent, []) if parent is not None else [], start)
         n = self.hub.n
         stop = max(0, n - start - PAGE)
-        body = b"[" + b",".join(self.hub.item_json(i) for i in range(n - 1 - start, stop - 1, -1)) + b"]"
+        body = (
+            b"["
+            + b",".join(self.hub.item_json(i) for i in range(n - 1 - start, stop - 1, -1))
+            + b"]"
+        )
         return body, (start + PAGE if stop > 0 else None)
 
     def detail(self, repo_id: str, params: list[tuple[str, str]]) -> bytes | None:
