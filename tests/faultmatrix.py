@@ -259,6 +259,19 @@ def client_for(world: World) -> HubClient:
 
 def snapshot_until_done(world: World, db: Path, when: datetime, row: Row) -> int:
     """Snapshot as the daemon does: on failure, resume (up to 3 attempts). Returns run_id."""
+    # the injected faults stand for failures beyond every retry: no patience beyond them
+    saved = os.environ.get("COLLECTOR_PATIENCE")
+    os.environ["COLLECTOR_PATIENCE"] = "0"
+    try:
+        return _snapshot_until_done(world, db, when, row)
+    finally:
+        if saved is None:
+            os.environ.pop("COLLECTOR_PATIENCE")
+        else:
+            os.environ["COLLECTOR_PATIENCE"] = saved
+
+
+def _snapshot_until_done(world: World, db: Path, when: datetime, row: Row) -> int:
     for attempt in range(3):
         try:
             result = take_snapshot(
