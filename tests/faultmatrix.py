@@ -12,6 +12,7 @@ reliability`, heavier settings, with the kill -9 and large-family runs).
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -29,7 +30,7 @@ from collector.sources.hub import HubClient
 from tests.fakehub import FakeHub
 
 DAY0 = datetime(2026, 1, 1, 6, 0)
-FAMILY = Family(name="acme", authors=("acme",), name_pattern=r"^acme/fam-")
+FAMILY = Family(name="acme", authors=("acme",), name_pattern=r"^acme/fam-", strategy="lineage")
 
 
 class VirtualClock:

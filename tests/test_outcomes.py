@@ -106,8 +106,7 @@ def test_fresh_snapshot_starts_an_unfinished_one_over(cli: Cli, small: FakeHub) 
     cli("snapshot", "-f", "acme", "-q", now="2026-01-01T10:00:00", ok=False)
     again = cli("snapshot", "-f", "acme", "--fresh", now="2026-01-01T11:00:00")
     assert (
-        "acme: starting over, discarding an unfinished snapshot (--fresh was given)"
-        in again.stderr
+        "acme: starting over, discarding an unfinished snapshot (--fresh was given)" in again.stderr
     )
     assert _plain(again.stdout) == (
         "acme: run 2 complete at 2026-01-01 11:00:00 UTC: 9 members (3 official, "
