@@ -12,6 +12,7 @@ reliability`, heavier settings, with the kill -9 and large-family runs).
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -29,7 +30,7 @@ from collector.sources.hub import HubClient
 from tests.fakehub import FakeHub
 
 DAY0 = datetime(2026, 1, 1, 6, 0)
-FAMILY = Family(name="acme", authors=("acme",), name_pattern=r"^acme/fam-")
+FAMILY = Family(name="acme", authors=("acme",), name_pattern=r"^acme/fam-", strategy="lineage")
 
 
 class VirtualClock:
@@ -259,6 +260,19 @@ def client_for(world: World) -> HubClient:
 
 def snapshot_until_done(world: World, db: Path, when: datetime, row: Row) -> int:
     """Snapshot as the daemon does: on failure, resume (up to 3 attempts). Returns run_id."""
+    # the injected faults stand for failures beyond every retry: no patience beyond them
+    saved = os.environ.get("COLLECTOR_PATIENCE")
+    os.environ["COLLECTOR_PATIENCE"] = "0"
+    try:
+        return _snapshot_until_done(world, db, when, row)
+    finally:
+        if saved is None:
+            os.environ.pop("COLLECTOR_PATIENCE")
+        else:
+            os.environ["COLLECTOR_PATIENCE"] = saved
+
+
+def _snapshot_until_done(world: World, db: Path, when: datetime, row: Row) -> int:
     for attempt in range(3):
         try:
             result = take_snapshot(

@@ -101,13 +101,12 @@ def test_failed_snapshot_is_recorded_and_resume_continues_where_it_stopped(
     assert report["series"][0]["downloads_all_time"] == 600 + 50 + 7
 
 
-def test_plain_snapshot_starts_an_unfinished_one_over(cli: Cli, small: FakeHub) -> None:
+def test_fresh_snapshot_starts_an_unfinished_one_over(cli: Cli, small: FakeHub) -> None:
     small.inject("500", times=7, after=0)
     cli("snapshot", "-f", "acme", "-q", now="2026-01-01T10:00:00", ok=False)
-    again = cli("snapshot", "-f", "acme", now="2026-01-01T11:00:00")
+    again = cli("snapshot", "-f", "acme", "--fresh", now="2026-01-01T11:00:00")
     assert (
-        "acme: starting over, discarding an unfinished snapshot (--resume was not given)"
-        in again.stderr
+        "acme: starting over, discarding an unfinished snapshot (--fresh was given)" in again.stderr
     )
     assert _plain(again.stdout) == (
         "acme: run 2 complete at 2026-01-01 11:00:00 UTC: 9 members (3 official, "

@@ -164,8 +164,10 @@ def test_one_crawl_serves_every_family_in_ceil_n_over_page_requests(
     result = cli("snapshot", "-f", "qwen", "-f", "llama", now=NOW)
     pages = math.ceil(total / 4)
     assert total == 23 and pages == 6
-    assert small_pages.request_count() == pages
-    for request in small_pages.requests:
+    # the pages, and one lookup of the dangling parent of x/orphan
+    assert small_pages.request_count() == pages + 1
+    assert small_pages.requests[-1].path == "/api/models/gone/deleted-base"
+    for request in small_pages.requests[:-1]:
         assert request.path == "/api/models"
         params = dict(request.params)
         assert params["sort"] == "createdAt" and params["limit"] == "1000"
@@ -184,18 +186,21 @@ def test_one_crawl_serves_every_family_in_ceil_n_over_page_requests(
     lines = [re.sub(r"\d+\.\ds$", "Xs", line) for line in result.stdout.splitlines()]
     assert lines == [
         "qwen: run 1 complete at 2026-01-02 12:00:00 UTC: 10 members (2 official, "
-        "8 derivatives), 6 requests (0 retries), Xs",
+        "8 derivatives), 7 requests (0 retries), 1 data problems (1 unresolved base_model "
+        "parent), Xs",
         "llama: run 2 complete at 2026-01-02 12:00:00 UTC: 3 members (1 official, "
-        "2 derivatives), 6 requests (0 retries), Xs",
+        "2 derivatives), 7 requests (0 retries), 1 data problems (1 unresolved base_model "
+        "parent), Xs",
     ]
     assert result.stderr.splitlines()[:3] == [
-        "qwen, llama: strategy hub, expecting about 2,500 requests (2,500,000 models at "
+        "qwen, llama: strategy hub, expecting about 3,200 requests (3,200,000 models at "
         "1,000 per page; default size, no crawl yet); set in the families file",
-        "Expecting about 2,500 requests in all, about 25 min at the anonymous quota of "
-        "500 requests per 5 min",
+        "Expecting about 3,200 requests in all: 32 min at the anonymous quota of 500 "
+        "requests per 5 min; 64 min at 1.2 s per request (expected); ETA about 64 min "
+        "(latency-bound)",
         "Official repos only, in seconds: collector snapshot -f qwen -f llama --official-only",
     ]
-    assert run_ids(isolated_env) == [("qwen", "hub", 6, 23), ("llama", "hub", 6, 23)]
+    assert run_ids(isolated_env) == [("qwen", "hub", 7, 23), ("llama", "hub", 7, 23)]
 
 
 def test_hub_crawl_that_fails_records_a_failed_run_per_family(
@@ -224,14 +229,18 @@ def test_hub_crawl_that_fails_records_a_failed_run_per_family(
     small_pages._faults.clear()
     result = cli("snapshot", "-f", "qwen", "-f", "llama", "--resume", now="2026-01-02T13:00:00")
     resumed = small_pages.requests[9:]
-    assert len(resumed) == 4 and "cursor" in dict(resumed[0].params)
-    assert result.stderr.splitlines()[3] == "qwen, llama: resuming an unfinished snapshot"
+    assert len(resumed) == 5 and "cursor" in dict(resumed[0].params)  # 4 pages, 1 lookup
+    assert result.stderr.splitlines()[3] == (
+        "qwen, llama: resuming an unfinished snapshot (--fresh starts over)"
+    )
     lines = [re.sub(r"\d+\.\ds$", "Xs", line) for line in result.stdout.splitlines()]
     assert lines == [
         "qwen: run 3 complete (resumed) at 2026-01-02 12:00:00 UTC: 10 members (2 official, "
-        "8 derivatives), 13 requests (6 retries), Xs",
+        "8 derivatives), 14 requests (6 retries), 1 data problems (1 unresolved base_model "
+        "parent), Xs",
         "llama: run 4 complete (resumed) at 2026-01-02 12:00:00 UTC: 3 members (1 official, "
-        "2 derivatives), 13 requests (6 retries), Xs",
+        "2 derivatives), 14 requests (6 retries), 1 data problems (1 unresolved base_model "
+        "parent), Xs",
     ]
     assert not (isolated_env.parent / "warehouse.duckdb.stage").exists()
 
@@ -250,8 +259,9 @@ def test_auto_takes_lineage_for_a_small_new_family(
     assert result.stderr.splitlines()[:2] == [
         "qwen: strategy lineage, expecting about 9 requests (2 official repos with 6 direct "
         "derivatives; one listing per member); chosen by auto: the whole Hub would take "
-        "about 2,500 (2,500,000 models at 1,000 per page; default size, no crawl yet)",
-        "Expecting about 9 requests in all, within the anonymous quota of 500 requests per 5 min",
+        "about 3,200 (3,200,000 models at 1,000 per page; default size, no crawl yet)",
+        "Expecting about 9 requests in all: within the anonymous quota of 500 requests per "
+        "5 min; 11 s at 1.2 s per request (expected); ETA about 11 s (latency-bound)",
     ]
     assert [(r.path, r.params) for r in small_pages.requests[1:3]] == [
         ("/api/models/Qwen/Qwen3-32B", [("expand", "childrenModelCount")]),
@@ -275,15 +285,15 @@ def test_auto_uses_the_last_run_and_the_last_crawl_and_picks_the_cheaper(
     result = cli("snapshot", "-f", "qwen", now="2026-01-03T12:00:00")
     assert result.stderr.splitlines()[0] == (
         "qwen: strategy lineage, expecting about 11 requests (10 members at the last run, "
-        "one listing each); chosen by auto: the whole Hub would take about 2,500 (2,500,000 "
+        "one listing each); chosen by auto: the whole Hub would take about 3,200 (3,200,000 "
         "models at 1,000 per page; default size, no crawl yet)"
     )
     # a crawl for llama (its file says hub) measures the Hub: 23 models, 1 page of 1,000
     result = cli("snapshot", "-f", "llama", "-f", "qwen", now="2026-01-04T12:00:00")
     assert result.stderr.splitlines()[:2] == [
-        "llama: strategy hub, expecting about 2,500 requests (2,500,000 models at 1,000 per "
+        "llama: strategy hub, expecting about 3,200 requests (3,200,000 models at 1,000 per "
         "page; default size, no crawl yet); set in the families file",
-        "qwen: strategy hub, expecting about 2,500 requests (2,500,000 models at 1,000 per "
+        "qwen: strategy hub, expecting about 3,200 requests (3,200,000 models at 1,000 per "
         "page; default size, no crawl yet); chosen by auto: the whole Hub is crawled anyway "
         "for llama",
     ]
@@ -311,7 +321,8 @@ def test_official_only_is_fast_and_kept_apart(
     assert result.stderr.splitlines()[:2] == [
         "qwen:official: strategy lineage, expecting 1 request (one listing per author and "
         "one lookup per listed repo); official repos only (--official-only)",
-        "Expecting 1 request in all, within the anonymous quota of 500 requests per 5 min",
+        "Expecting 1 request in all: within the anonymous quota of 500 requests per 5 min; "
+        "1 s at 1.2 s per request (expected); ETA about 1 s (latency-bound)",
     ]
     assert re.sub(r"\d+\.\ds$", "Xs", result.stdout.strip()) == (
         "qwen:official: run 1 complete at 2026-01-02 12:00:00 UTC: 2 members (2 official, "
@@ -359,24 +370,25 @@ def test_plan_reads_the_quota_from_the_hub_and_suggests_the_fast_path(
         fake.add("Qwen/M0", downloads_all_time=9000)
         for k in range(1, 10):
             fake.add(f"Qwen/M{k}", downloads_all_time=100)
-        for i in range(3000):
+        for i in range(3500):
             fake.add_derivative(f"e/e{i}", "Qwen/M0")
         for i in range(5):
             fake.add_derivative(f"f/f{i}", "Qwen/M9")  # not sampled: M9 ties last by name
         result = cli("snapshot", "-f", "qwen", now=NOW)
         details = [r.path for r in fake.requests if r.path != "/api/models"]
-    # the 8 most downloaded have 9,700 of 9,900 downloads: 3,000 x 9,900 / 9,700 = 3,062
+    # the 8 most downloaded have 9,700 of 9,900 downloads: 3,500 x 9,900 / 9,700 = 3,572
     assert result.stderr.splitlines()[:3] == [
-        "qwen: strategy hub, expecting about 2,500 requests (2,500,000 models at 1,000 per "
-        "page; default size, no crawl yet); chosen by auto: lineage would take about 3,073 "
-        "(10 official repos; the 8 most downloaded have 3,000 direct derivatives and 98% of "
-        "the official downloads: about 3,062 in all; one listing per member)",
-        "Expecting about 2,500 requests in all, about 13 min at the Hub's quota of 1,000 "
-        "requests per 5 min",
+        "qwen: strategy hub, expecting about 3,200 requests (3,200,000 models at 1,000 per "
+        "page; default size, no crawl yet); chosen by auto: lineage would take about 3,583 "
+        "(10 official repos; the 8 most downloaded have 3,500 direct derivatives and 98% of "
+        "the official downloads: about 3,572 in all; one listing per member)",
+        "Expecting about 3,200 requests in all: 16 min at the Hub's quota of 1,000 "
+        "requests per 5 min; 64 min at 1.2 s per request (expected); ETA about 64 min "
+        "(latency-bound)",
         "Official repos only, in seconds: collector snapshot -f qwen --official-only",
     ]
     assert details == [f"/api/models/Qwen/M{k}" for k in range(8)]
-    assert "3,015 members" in result.stdout  # the crawl: 4 pages of 1,000
+    assert "3,515 members" in result.stdout  # the crawl: 4 pages of 1,000
     assert [r[:3] for r in run_ids(isolated_env)] == [("qwen", "hub", 4)]
 
 
@@ -392,7 +404,7 @@ def test_auto_takes_the_crawl_when_the_family_cannot_be_sized(
     small_pages.inject("500", times=7, path_prefix="/api/models/")  # the detail endpoint
     result = cli("snapshot", "-f", "qwen", now=NOW)
     assert result.stderr.splitlines()[0] == (
-        "qwen: strategy hub, expecting about 2,500 requests (2,500,000 models at 1,000 per "
+        "qwen: strategy hub, expecting about 3,200 requests (3,200,000 models at 1,000 per "
         "page; default size, no crawl yet); chosen by auto: the family could not be sized on "
         f"the Hub (HTTP 500 from {small_pages.url} for /api/models/Qwen/Qwen3-32B after 7 "
         "attempts)"

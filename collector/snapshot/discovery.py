@@ -208,7 +208,9 @@ class HubDiscovery:
         try:
             while (task := crawl.next_task()) is not None:
                 try:
-                    for page in client.pages(client.listing_params(), start_url=task.next_url):
+                    for page in client.pages(
+                        client.listing_params(), start_url=task.next_url, prefetch=True
+                    ):
                         records = _parse(page.items, crawl.problems)
                         crawl.save_page(task, records, page.next_url, [])
                         pages += 1

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 import duckdb
 
@@ -230,7 +229,8 @@ def _make_plan(
             current_quota(client),
             official_only=True,
             asked=[f.name for f in families],
-            **_latency(client),
+            page_latency=_latency(client)[0],
+            latency_measured=_latency(client)[1],
         )
 
     hub_models = history.hub_models or DEFAULT_HUB_MODELS
@@ -308,22 +308,22 @@ def _make_plan(
         current_quota(client),
         hub_models=hub_models,
         asked=[f.name for f in families],
-        **_latency(client),
+        page_latency=_latency(client)[0],
+        latency_measured=_latency(client)[1],
     )
 
 
-def _latency(client: HubClient) -> dict[str, Any]:  # Plan's latency fields, by name
-    """The per-request latency for a plan: measured on this client's pages, else the default."""
+def _latency(client: HubClient) -> tuple[float, bool]:
+    """The per-request latency for a plan, and whether it was measured on this client's
+    pages (else the default)."""
     measured = client.stats.page_latency
-    if measured is None:
-        return {"page_latency": DEFAULT_PAGE_LATENCY, "latency_measured": False}
-    return {"page_latency": measured, "latency_measured": True}
+    return (DEFAULT_PAGE_LATENCY, False) if measured is None else (measured, True)
 
 
 def _eta(requests: int, client: HubClient) -> float:
     """The larger of the quota-bound and latency-bound times of `requests`."""
-    latency = _latency(client)["page_latency"]
-    return max(current_quota(client).seconds(requests), requests * float(latency))
+    latency = _latency(client)[0]
+    return max(current_quota(client).seconds(requests), requests * latency)
 
 
 def lineage_estimate(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -176,26 +177,47 @@ class HubClient:
         params += [("sort", "createdAt"), ("limit", str(self.page_size))]
         return params
 
-    def pages(self, params: list[tuple[str, str]], start_url: str | None = None) -> Iterator[Page]:
+    def pages(
+        self,
+        params: list[tuple[str, str]],
+        start_url: str | None = None,
+        *,
+        prefetch: bool = False,
+    ) -> Iterator[Page]:
         """Every page of `GET /api/models` with these params, following `Link: rel="next"`.
 
-        `start_url` resumes a listing at a next-page URL saved from an earlier page.
+        `start_url` resumes a listing at a next-page URL saved from an earlier page. With
+        `prefetch`, the next page is fetched while the caller works on the current one
+        (a whole-Hub crawl is latency-bound: its parsing and staging then cost no time);
+        a prefetched page the caller never takes is simply fetched again on resume.
         """
         url = start_url or f"{self.endpoint}/api/models"
         first_params: list[tuple[str, str]] | None = None if start_url else params
+        if not prefetch:
+            while True:
+                page = self._page(url, first_params)
+                yield page
+                if not page.next_url:
+                    return
+                url, first_params = page.next_url, None
+        pending = _Fetch(self._page, url, first_params)
         while True:
-            started = self.clock()
-            response, body = self._get(url, first_params, patient=True)
-            if not isinstance(body, list):
-                raise HubError(f"unexpected listing from {self.endpoint}: not a JSON list")
-            next_url = response.links.get("next", {}).get("url")
-            if len(body) >= min(100, self.page_size):  # small pages say little of a full one
-                self.stats.page_seconds += self.clock() - started
-                self.stats.pages_timed += 1
-            yield Page(body, next_url)
-            if not next_url:
+            page = pending.result()
+            if page.next_url:
+                pending = _Fetch(self._page, page.next_url, None)
+            yield page
+            if not page.next_url:
                 return
-            url, first_params = next_url, None
+
+    def _page(self, url: str, params: list[tuple[str, str]] | None) -> Page:
+        started = self.clock()
+        response, body = self._get(url, params, patient=True)
+        if not isinstance(body, list):
+            raise HubError(f"unexpected listing from {self.endpoint}: not a JSON list")
+        if len(body) >= min(100, self.page_size):  # small pages say little of a full one
+            self.stats.page_seconds += self.clock() - started
+            self.stats.pages_timed += 1
+        return Page(body, response.links.get("next", {}).get("url"))
 
     def model(self, repo_id: str) -> Any | None:
         """`GET /api/models/{repo_id}` with our fields, or None when the repo is gone."""
@@ -376,6 +398,30 @@ class HubClient:
         )
         if delay:
             self._paused_until = self.clock() + delay
+
+
+class _Fetch:
+    """One page fetched in a daemon thread (never holding up the process's exit when the
+    caller stops early); `result` waits for it and re-raises its error."""
+
+    def __init__(self, fetch: Callable[..., Page], *args: Any) -> None:
+        self._page: Page | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fetch, *args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fetch: Callable[..., Page], *args: Any) -> None:
+        try:
+            self._page = fetch(*args)
+        except BaseException as exc:  # handed to the caller's thread
+            self._error = exc
+
+    def result(self) -> Page:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._page is not None
+        return self._page
 
 
 def format_seconds(seconds: float) -> str:
