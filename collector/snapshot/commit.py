@@ -122,58 +122,23 @@ def previous_members(
 def committed(con: duckdb.DuckDBPyConnection, stage_id: str, family: str) -> RunResult | None:
     """The run of `family` already committed from this stage, if any (a stage that
     serves several families records its id on each of their runs)."""
-    row = con.execute(
+    cur = con.execute(
         """SELECT run_id, family, started_at, status, strategy, repos_seen, members, requests,
                   retries, rate_limited, rejected, stale, error, source, revision, lineage_basis
            FROM runs WHERE stage_id = ? AND list_contains(?, status) AND family = ?""",
         [stage_id, list(COUNTED), family],
-    ).fetchall()
+    )
+    names = [d[0] for d in cur.description]
+    row = cur.fetchall()
     if not row:
         return None
-    (
-        run_id,
-        family,
-        started_at,
-        status,
-        strategy,
-        seen,
-        members,
-        requests,
-        retries,
-        limited,
-        rejected,
-        stale,
-        error,
-        source,
-        revision,
-        basis,
-    ) = row[0]
+    run = dict(zip(names, row[0], strict=True))
     official = con.execute(
         "SELECT count(*) FROM membership WHERE family = ? AND ? BETWEEN first_run AND last_run "
         "AND role = 'official' AND platform = ?",
-        [family, run_id, platform_of(con, source)],
+        [family, run["run_id"], platform_of(con, run["source"])],
     ).fetchall()[0][0]
-    return RunResult(
-        run_id,
-        family,
-        started_at,
-        status,
-        strategy,
-        repos_seen=seen,
-        members=members,
-        official=official,
-        derivatives=members - official,
-        requests=requests,
-        retries=retries,
-        rate_limited=limited,
-        rejected=rejected,
-        stale=stale,
-        error=error,
-        resumed=True,
-        source=source,
-        revision=revision,
-        lineage_basis=basis,
-    )
+    return RunResult(**run, official=official, derivatives=run["members"] - official, resumed=True)
 
 
 def insert_run(con: duckdb.DuckDBPyConnection, r: RunResult, stage_id: str | None = None) -> int:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from collector.dates import format_duration
 from collector.families import Family
 from collector.snapshot.discovery import (
     DEFAULT_HUB_MODELS,
@@ -55,7 +56,7 @@ class Quota:
         return requests / self.requests * self.window
 
     def describe(self) -> str:
-        return f"the {self.source} of {self.requests:,} requests per {format_duration(self.window)}"
+        return f"the {self.source} of {self.requests:,} requests per {format_duration(self.window, about=True)}"
 
 
 @dataclass
@@ -123,7 +124,7 @@ class Plan:
         when = (
             f"within {self.quota.describe()}"
             if time == 0
-            else f"about {format_duration(time)} at {self.quota.describe()}"
+            else f"about {format_duration(time, about=True)} at {self.quota.describe()}"
         )
         lines.append(f"Expecting {bound}{_plural(self.requests, 'request')} in all, {when}")
         if not self.official_only and time > 60:
@@ -327,13 +328,3 @@ def current_quota(client: HubClient) -> Quota:
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds as a short human duration: "45 s", "25 min", "1.5 h"."""
-    seconds = round(seconds)
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 90 * 60:
-        return f"{int(seconds / 60 + 0.5)} min"
-    return f"{seconds / 3600:.1f} h"

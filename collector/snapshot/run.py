@@ -282,7 +282,7 @@ def _count_requests(
 
 def _partial_or_failed(result: RunResult, stage: Stage, has_history: bool) -> None:
     """A crawl that completed with failed listings is partial, or failed when no earlier
-    run can vouch for the members it could not refresh (see `_carry_stale`)."""
+    run can vouch for the members it could not refresh (commit.py keeps them, stale)."""
     failures = failed_listings(stage)
     if not failures or result.status != "complete":
         return

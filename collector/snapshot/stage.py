@@ -111,11 +111,6 @@ class Stage:
         finally:
             self.db.unregister("_batch")
 
-    def seen(self) -> tuple[set[str], set[str]]:
-        """Lower-cased repo ids and the `_id`s staged so far."""
-        rows = self.db.execute("SELECT DISTINCT lower(repo_id), hub_id FROM raw_items").fetchall()
-        return {r[0] for r in rows}, {r[1] for r in rows if r[1] is not None}
-
     def unseen(self, repos: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
         """Those (repo_id, hub_id) staged neither under their id nor under their `_id`.
 
