@@ -12,7 +12,14 @@ The members table given to `commit` has one row per member with the columns
 downloads_all_time, likes` (None keeps a counter's last stored value), `role`
 ('official' | 'derivative'), `relation`, `depth` and `parent_id` (the repo id of the
 parent a derivative was reached through); the edges table has `child_id, parent_id,
-relation`; renames (optional) `old_id, new_id, hub_id`.
+relation`; renames (optional) `old_id, new_id, hub_id`. Runs of a family on a platform
+are committed in time order: `commit` refuses one older than the last. For example, an
+importer of one day of history:
+
+    with warehouse.writer(db) as con:
+        run = RunResult(None, "qwen", day, "complete", "import", source="modelpulse",
+                        revision=sha, lineage_basis="base_models of the latest snapshot")
+        commit(con, run, members, edges)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Taking a snapshot: plan the crawls, run each, and commit one run per family.
 
-Every strategy takes the same path (`_crawl`): one crawl, staged and resumable, serves
+Every strategy takes the same path (`run_crawl`): one crawl, staged and resumable, serves
 one or more families (a lineage crawl serves its family; the whole-Hub crawl serves
 every family that uses it). The crawl's stage is opened, checked against runs already
 committed from it, crawled, followed up for departed members, and closed with each
@@ -26,6 +26,7 @@ from collector.snapshot.commit import (
     committed,
     insert_run,
     last_started,
+    platform_of,
     previous_members,
 )
 from collector.snapshot.crawl import failed_listings, load_problems, saved_stats
@@ -53,7 +54,7 @@ COMMIT_MEMORY_LIMIT = "128MB"
 
 
 @dataclass
-class Crawl:
+class CrawlJob:
     """One crawl and the families it serves."""
 
     families: list[Family]
@@ -63,6 +64,7 @@ class Crawl:
     fingerprint: str  # what its stage must have been made for to be resumed
     label: str  # how progress names it
     large: bool = False  # a whole-Hub stage: bounded memory
+    source: str = "hub"  # what its runs record (a row of the `sources` table)
 
 
 def now_utc() -> datetime:
@@ -109,7 +111,7 @@ def take_snapshot(
     crawls = []
     if plan.hub is not None:
         crawls.append(
-            Crawl(
+            CrawlJob(
                 plan.hub_families(),
                 HubDiscovery(plan.hub_models),
                 plan.hub,
@@ -123,7 +125,7 @@ def take_snapshot(
         if choice.strategy != "hub":
             f = choice.family
             crawls.append(
-                Crawl(
+                CrawlJob(
                     [f],
                     get_strategy(choice.strategy),
                     choice.estimate,
@@ -134,13 +136,13 @@ def take_snapshot(
             )
     by_name: dict[str, RunResult] = {}
     for c in crawls:
-        for r in _crawl(c, db, client, now, progress, resume):
+        for r in run_crawl(c, db, client, now, progress, resume):
             by_name[r.family] = r
     return [by_name[c.family.name] for c in plan.choices]
 
 
-def _crawl(
-    job: Crawl,
+def run_crawl(
+    job: CrawlJob,
     db: str | os.PathLike[str] | None,
     client: HubClient,
     now: datetime,
@@ -152,7 +154,7 @@ def _crawl(
     A listing that fails after every retry makes the runs partial (lineage: other
     listings go on) or fails the crawl (the whole Hub: its families' membership would be
     incomplete); a failed crawl is recorded as failed runs and keeps its stage for
-    `--resume`. Every run records the crawl's requests.
+    `--resume`. Every run records the crawl's requests and `job.source`.
     """
     path = stage_path(db, job.stage_name)
     with warehouse.writer(db) as con:  # checks the warehouse before spending requests
@@ -160,20 +162,25 @@ def _crawl(
         if discarded:
             progress("discarded", family=job.label, why=discarded)
         try:
+            platform = platform_of(con, job.source)
             done = {
                 f.name: r
                 for f in job.families
                 if (r := committed(con, opened.stage_id, f.name)) is not None
             }
             todo = [f for f in job.families if f.name not in done]
-            if opened.resumed and any(last_started(con, f.name) > opened.started_at for f in todo):
+            if opened.resumed and any(
+                last_started(con, f.name, platform) > opened.started_at for f in todo
+            ):
                 opened.stage.close()  # a later snapshot was taken since: start over
                 discard(path)
                 opened, _ = open_stage(path, job.fingerprint, now, False)
             for f in todo:
-                check_clock(con, f.name, opened.started_at)
-            history = {f.name: last_started(con, f.name) != datetime.min for f in todo}
-            previous = list(dict.fromkeys(m for f in todo for m in previous_members(con, f.name)))
+                check_clock(con, f.name, opened.started_at, platform)
+            history = {f.name: last_started(con, f.name, platform) != datetime.min for f in todo}
+            previous = list(
+                dict.fromkeys(m for f in todo for m in previous_members(con, f.name, platform))
+            )
         except BaseException:
             opened.stage.close()
             raise
@@ -218,6 +225,7 @@ def _crawl(
                 job.discovery.name,
                 resumed=opened.resumed,
                 error=error,
+                source=job.source,
             )
             _partial_or_failed(result, stage, history[family.name])
             _count_requests(result, stage, client, before, after_crawl)
@@ -235,7 +243,7 @@ def _crawl(
                 con.execute(f"SET memory_limit = '{COMMIT_MEMORY_LIMIT}'")
             for result, tables in computed:
                 if tables is None:
-                    check_clock(con, result.family, result.started_at)
+                    check_clock(con, result.family, result.started_at, platform)
                     result.run_id = insert_run(con, result, opened.stage_id)
                 else:
                     commit(con, result, *tables, stage_id=opened.stage_id)
