@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from collector.errors import UsageError
 from collector.families import Family
+from collector.snapshot import lineage
 from collector.snapshot.stage import Stage
 from collector.store import rollup
 
@@ -473,5 +474,5 @@ def commit_stage(
     """`commit` a finished stage as one run of `family` (its members and their edges as
     `computed` when already taken from the stage)."""
     if computed is None:
-        computed = (stage.members(family).to_arrow_table(), stage.member_edges().to_arrow_table())
+        computed = lineage.members(stage, family)
     commit(con, result, computed[0], computed[1], stage.renames_table(), stage_id)

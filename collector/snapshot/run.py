@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from collector.errors import CollectorError, UsageError
 from collector.families import Family
+from collector.snapshot import lineage
 from collector.snapshot.commit import (
     RunResult,
     check_clock,
@@ -234,8 +235,7 @@ def run_crawl(
             result.repos_seen = stage.repo_count
             tables = None
             if result.status != "failed":
-                members = stage.members(family).to_arrow_table()
-                tables = (members, stage.member_edges().to_arrow_table(), stage.renames_table())
+                tables = (*lineage.members(stage, family), stage.renames_table())
             computed.append((result, tables))
         stage.close()  # its memory back before the commits
         with warehouse.writer(db) as con:
