@@ -20,7 +20,7 @@ import duckdb
 
 from bench import naive
 from collector.families import Family
-from collector.snapshot.run import RunResult, commit_stage
+from collector.snapshot.commit import RunResult, commit_stage
 from collector.snapshot.stage import Stage
 from collector.sources.items import Edge, RepoRecord
 from collector.store import warehouse

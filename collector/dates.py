@@ -1,4 +1,5 @@
-"""Dates: the clock (`COLLECTOR_NOW`) and date options (`2026-01-13`, `2026-01`, `30d` ...)."""
+"""Dates and durations as people write them: the clock (`COLLECTOR_NOW`), date options
+(`2026-01-13`, `2026-01`, `last-month`, `this-month`, `30d`, `today`) and durations shown to them."""
 
 from __future__ import annotations
 
@@ -75,3 +76,24 @@ def now_utc() -> datetime:
 def today() -> date:
     """Today on the snapshot clock, so that `30d` means the same in tests and backfills."""
     return now_utc().date()
+
+
+def format_duration(seconds: float, *, about: bool = False) -> str:
+    """A duration as configured, `1d`, `6h`, `1h30m`, `90s` (the inverse of
+    schedules.parse_duration for whole seconds); with `about`, an estimate rounded for
+    reading: `45 s`, `25 min`, `1.5 h`."""
+    if about:
+        whole = round(seconds)
+        if whole < 90:
+            return f"{whole} s"
+        if whole < 90 * 60:
+            return f"{int(whole / 60 + 0.5)} min"
+        return f"{whole / 3600:.1f} h"
+    if seconds != int(seconds):
+        return f"{seconds:g}s"
+    rest, parts = int(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts)

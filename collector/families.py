@@ -116,11 +116,6 @@ def get_families(
     return out
 
 
-def get_family(name: str, path: str | os.PathLike[str] | None = None) -> Family:
-    """One family by name."""
-    return get_families([name], path)[0]
-
-
 def _parse_family(src: Path, name: str, spec: object) -> Family:
     where = f"{src}: family {name!r}"
     if not _NAME_RE.match(name):

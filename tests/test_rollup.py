@@ -1,10 +1,11 @@
-"""The daily rollup (collector/store/rollup.py) gives exactly the numbers of the event views.
+"""The daily rollup (collector/store/rollup.py) kept by each snapshot equals its rebuild.
 
 A small warehouse goes through everything that moves a daily series: growth, a repo
 created after the previous day-run, one first seen though older, a counter decrease,
 a relation and a depth change, a departure and a return, a rename, a failed run, and
 later runs on the same day replacing the day's run. After every snapshot, the views
-that read the rollup must equal the definitions over member events, row for row.
+that read the incrementally kept rollup must equal the same views after the rollup is
+rebuilt from every member event, row for row (both apply the rules of views.py).
 """
 
 from __future__ import annotations

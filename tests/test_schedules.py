@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from collector.dates import format_duration
 from collector.scheduling.schedules import (
-    format_duration,
     load_schedule,
     load_schedules,
     parse_duration,

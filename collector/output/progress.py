@@ -22,7 +22,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from collector.snapshot.plan import Plan, format_duration
+from collector.dates import format_duration
+from collector.snapshot.plan import Plan
 
 
 class SnapshotProgress:
@@ -81,11 +82,9 @@ class SnapshotProgress:
             self._say(f"listing {data['target']} failed: {data['error']}")
         elif event == "start":
             self._start(data)
-        elif event in ("page", "level") and self._task is not None:
+        elif event == "page" and self._task is not None:
             requests = data["requests"]
-            if event == "level":
-                detail = f"depth {data['depth']}: {data['parents']:,} parents"
-            elif "pages" in data:
+            if "pages" in data:
                 detail = f"{data['pages']:,} pages, {data['repos']:,} repos"
             else:
                 detail = f"{data.get('repos', 0):,} repos"
@@ -133,4 +132,4 @@ class SnapshotProgress:
         quota = self._plan.quota if self._plan is not None else None
         if quota is not None and total > quota.requests:
             seconds = max(seconds, remaining / quota.requests * quota.window)
-        return f"ETA ~{format_duration(seconds)}"
+        return f"ETA ~{format_duration(seconds, about=True)}"

@@ -47,11 +47,12 @@ from apscheduler.events import (
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from collector.dates import format_duration
 from collector.errors import CollectorError
 from collector.families import Family, get_families
 from collector.scheduling import status as history
 from collector.scheduling.lockfile import ProcessLock
-from collector.scheduling.schedules import NEVER, BackupSpec, Schedule, format_duration
+from collector.scheduling.schedules import NEVER, BackupSpec, Schedule
 from collector.snapshot.run import RunResult, SnapshotFailed, take_snapshot
 from collector.sources.hub import HubClient
 from collector.store import backup, warehouse
@@ -101,7 +102,7 @@ class RunGuard:
 
     def progress(self, event: str, **data: Any) -> None:
         # Only fetch-phase events: "done" comes after the commit and must never raise.
-        if event in ("page", "level"):
+        if event == "page":
             self.check()
 
     def sleep(self, seconds: float) -> None:

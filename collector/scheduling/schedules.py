@@ -39,10 +39,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from collector.dates import format_duration
 from collector.errors import UsageError
 from collector.families import load_families
 
-SCHEDULES_ENV = "COLLECTOR_SCHEDULES"
 DEFAULT_SCHEDULES = "schedules"
 DEFAULT_TIMEOUT = 6 * 3600.0
 GRID_ORIGIN = datetime(2000, 1, 1)
@@ -269,18 +269,6 @@ def parse_duration(value: object) -> float:
     if not seconds > 0:
         raise ValueError("must be more than 0 seconds")
     return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """`1d`, `6h`, `1h30m`, `90s` ... the inverse of parse_duration for whole seconds."""
-    if seconds != int(seconds):
-        return f"{seconds:g}s"
-    rest, parts = int(seconds), []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-    return "".join(parts)
 
 
 def _duration(bad: Callable[[str, str], UsageError], key: str, value: object) -> float:

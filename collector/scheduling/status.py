@@ -15,8 +15,9 @@ from typing import Any
 
 import duckdb
 
+from collector.dates import format_duration
 from collector.scheduling import lockfile
-from collector.scheduling.schedules import NEVER, Schedule, format_duration
+from collector.scheduling.schedules import NEVER, Schedule
 from collector.store import warehouse
 
 RUN_COLUMNS = [

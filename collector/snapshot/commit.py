@@ -12,7 +12,14 @@ The members table given to `commit` has one row per member with the columns
 downloads_all_time, likes` (None keeps a counter's last stored value), `role`
 ('official' | 'derivative'), `relation`, `depth` and `parent_id` (the repo id of the
 parent a derivative was reached through); the edges table has `child_id, parent_id,
-relation`; renames (optional) `old_id, new_id, hub_id`.
+relation`; renames (optional) `old_id, new_id, hub_id`. Runs of a family on a platform
+are committed in time order: `commit` refuses one older than the last. For example, an
+importer of one day of history:
+
+    with warehouse.writer(db) as con:
+        run = RunResult(None, "qwen", day, "complete", "import", source="modelpulse",
+                        revision=sha, lineage_basis="base_models of the latest snapshot")
+        commit(con, run, members, edges)
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import pyarrow as pa
 
 from collector.errors import UsageError
 from collector.families import Family
+from collector.snapshot import lineage
 from collector.snapshot.stage import Stage
 from collector.store import repo_totals, rollup
 
@@ -122,58 +130,23 @@ def previous_members(
 def committed(con: duckdb.DuckDBPyConnection, stage_id: str, family: str) -> RunResult | None:
     """The run of `family` already committed from this stage, if any (a stage that
     serves several families records its id on each of their runs)."""
-    row = con.execute(
+    cur = con.execute(
         """SELECT run_id, family, started_at, status, strategy, repos_seen, members, requests,
                   retries, rate_limited, rejected, stale, error, source, revision, lineage_basis
            FROM runs WHERE stage_id = ? AND list_contains(?, status) AND family = ?""",
         [stage_id, list(COUNTED), family],
-    ).fetchall()
+    )
+    names = [d[0] for d in cur.description]
+    row = cur.fetchall()
     if not row:
         return None
-    (
-        run_id,
-        family,
-        started_at,
-        status,
-        strategy,
-        seen,
-        members,
-        requests,
-        retries,
-        limited,
-        rejected,
-        stale,
-        error,
-        source,
-        revision,
-        basis,
-    ) = row[0]
+    run = dict(zip(names, row[0], strict=True))
     official = con.execute(
         "SELECT count(*) FROM membership WHERE family = ? AND ? BETWEEN first_run AND last_run "
         "AND role = 'official' AND platform = ?",
-        [family, run_id, platform_of(con, source)],
+        [family, run["run_id"], platform_of(con, run["source"])],
     ).fetchall()[0][0]
-    return RunResult(
-        run_id,
-        family,
-        started_at,
-        status,
-        strategy,
-        repos_seen=seen,
-        members=members,
-        official=official,
-        derivatives=members - official,
-        requests=requests,
-        retries=retries,
-        rate_limited=limited,
-        rejected=rejected,
-        stale=stale,
-        error=error,
-        resumed=True,
-        source=source,
-        revision=revision,
-        lineage_basis=basis,
-    )
+    return RunResult(**run, official=official, derivatives=run["members"] - official, resumed=True)
 
 
 def insert_run(con: duckdb.DuckDBPyConnection, r: RunResult, stage_id: str | None = None) -> int:
@@ -502,5 +475,5 @@ def commit_stage(
     """`commit` a finished stage as one run of `family` (its members and their edges as
     `computed` when already taken from the stage)."""
     if computed is None:
-        computed = (stage.members(family).to_arrow_table(), stage.member_edges().to_arrow_table())
+        computed = lineage.members(stage, family)
     commit(con, result, computed[0], computed[1], stage.renames_table(), stage_id)

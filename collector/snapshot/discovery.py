@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from collector.errors import HubUnreachable
 from collector.families import Family
@@ -22,10 +22,24 @@ from collector.snapshot.stage import Stage
 from collector.sources.hub import PAGE_SIZE, HubClient, HubError
 from collector.sources.items import Problems, RepoRecord, parse_item
 
-Progress = Callable[..., None]
+# What a snapshot reports while it runs, with the data each event carries:
+#   plan      plan: Plan                  the strategies and estimates, before any crawl
+#   discarded family: str, why: str       an unfinished crawl's stage was started over
+#   start     family: str, strategy: str, estimate: Estimate, resumed: bool
+#   page      requests: int, and pages/repos/queued: int (how far the crawl is)
+#   failed    target: str, error: str     a listing failed after every retry
+#   staging   repos: int                  membership is being computed over the stage
+#   done      result: RunResult           a family's run is committed (or recorded failed)
+ProgressEvent = Literal["plan", "discarded", "start", "page", "failed", "staging", "done"]
 
 
-def no_progress(event: str, **data: Any) -> None:
+class Progress(Protocol):
+    """A progress callback: `progress(event, **data)`; it must not raise on "done"."""
+
+    def __call__(self, event: ProgressEvent, **data: Any) -> None: ...
+
+
+def no_progress(event: ProgressEvent, **data: Any) -> None:
     """The default progress callback: report nothing."""
 
 

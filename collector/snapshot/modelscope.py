@@ -2,7 +2,7 @@
 
 ModelScope has no lineage, so a ModelScope snapshot holds the family's official org(s)
 only (`modelscope_owners` in the families file, default: its Hub authors, with the same
-`name_pattern`). It goes through the Hub snapshot's own path (run._snapshot_family): the
+`name_pattern`). It goes through the Hub snapshot's own path (run.run_crawl): the
 listing is staged page by page with the next page's URL (resumable, crawl.py), and the run
 is committed on the one commit path (commit.py) in one transaction, its repos, membership
 and rollup on the `modelscope` platform, apart from the Hub's (the same id on both is two
@@ -17,11 +17,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from collector.dates import now_utc
 from collector.families import Family
 from collector.snapshot.commit import RunResult, check_clock
 from collector.snapshot.crawl import Crawl
 from collector.snapshot.discovery import Estimate, Progress, no_progress
-from collector.snapshot.run import _snapshot_family, now_utc
+from collector.snapshot.resume import fingerprint
+from collector.snapshot.run import CrawlJob, run_crawl
 from collector.snapshot.stage import Stage
 from collector.sources.items import Problems, RepoRecord
 from collector.sources.modelscope import ModelScopeClient, ModelScopeError, parse_model
@@ -51,20 +53,21 @@ def take_modelscope_snapshot(
     with warehouse.writer(db) as con:  # checks the warehouse before spending requests
         for family in families:
             check_clock(con, family.name, now, PLATFORM)
-    return [
-        _snapshot_family(
-            modelscope_family(f),
-            db,
-            client,
-            now,
-            progress,
-            resume,
-            strategy=ModelScopeDiscovery(),
+    discovery = ModelScopeDiscovery()
+    results: list[RunResult] = []
+    for f in families:
+        family = modelscope_family(f)
+        job = CrawlJob(
+            [family],
+            discovery,  # type: ignore[arg-type]  # a Discovery of ModelScope's client
+            discovery.estimate([family], client),
+            f"{family.name}@{SOURCE}",
+            fingerprint(family, discovery.name),
+            f"{family.name} on ModelScope",
             source=SOURCE,
-            platform=PLATFORM,
         )
-        for f in families
-    ]
+        results += run_crawl(job, db, client, now, progress, resume)
+    return results
 
 
 class ModelScopeDiscovery:

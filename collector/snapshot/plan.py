@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from collector.dates import format_duration
 from collector.families import Family
 from collector.snapshot.discovery import (
     DEFAULT_HUB_MODELS,
@@ -67,7 +68,7 @@ class Quota:
         return requests / self.requests * self.window
 
     def describe(self) -> str:
-        return f"the {self.source} of {self.requests:,} requests per {format_duration(self.window)}"
+        return f"the {self.source} of {self.requests:,} requests per {format_duration(self.window, about=True)}"
 
 
 @dataclass
@@ -148,17 +149,17 @@ class Plan:
         quota = (
             f"within {self.quota.describe()}"
             if self.quota_seconds == 0
-            else f"{format_duration(self.quota_seconds)} at {self.quota.describe()}"
+            else f"{format_duration(self.quota_seconds, about=True)} at {self.quota.describe()}"
         )
         measured = "measured" if self.latency_measured else "expected"
         latency = (
-            f"{format_duration(self.latency_seconds)} at {self.page_latency:.2g} s per "
+            f"{format_duration(self.latency_seconds, about=True)} at {self.page_latency:.2g} s per "
             f"request ({measured})"
         )
         which = "latency" if self.latency_seconds >= self.quota_seconds else "quota"
         lines.append(
             f"Expecting {bound}{_plural(self.requests, 'request')} in all: {quota}; "
-            f"{latency}; ETA about {format_duration(time)} ({which}-bound)"
+            f"{latency}; ETA about {format_duration(time, about=True)} ({which}-bound)"
         )
         if not self.official_only and time > 60:
             flags = "".join(f" -f {name}" for name in self.asked)
@@ -281,8 +282,8 @@ def _make_plan(
         elif too_long:
             auto_why = (
                 f"chosen by auto: lineage would take about {total:,} requests, "
-                f"{format_duration(lineage_eta)}, more than the time budget of "
-                f"{format_duration(budget)} ({why})"
+                f"{format_duration(lineage_eta, about=True)}, more than the time budget of "
+                f"{format_duration(budget, about=True)} ({why})"
             )
         elif auto_pick == "hub":
             auto_why = f"chosen by auto: lineage would take about {total:,} ({why})"
@@ -403,13 +404,3 @@ def current_quota(client: HubClient) -> Quota:
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds as a short human duration: "45 s", "25 min", "1.5 h"."""
-    seconds = round(seconds)
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 90 * 60:
-        return f"{int(seconds / 60 + 0.5)} min"
-    return f"{seconds / 3600:.1f} h"

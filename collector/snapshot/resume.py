@@ -1,12 +1,13 @@
-"""Where an unfinished snapshot waits to be resumed: one stage file per family.
+"""Where an unfinished snapshot waits to be resumed: one stage file per crawl.
 
-A snapshot stages what it fetches in `<warehouse>.stage/<family>.duckdb` and deletes the
-file once its run is committed to the warehouse. A file left behind (the Hub failed, the
-process was killed, the machine rebooted) is picked up by the next `collector snapshot`
-(`--resume` is the default), which goes on from the last committed page with the
-snapshot's original time; `collector snapshot --fresh` discards it and starts over. Each stage carries a `stage_id` that
-the committed run records, so a stage whose run was committed just before a crash is
-recognised and never committed twice.
+A snapshot stages what it fetches in `<warehouse>.stage/<name>.duckdb` (the family's
+name, or `_hub` for a crawl of the whole Hub: no family name starts with "_") and deletes
+the file once its runs are committed to the warehouse. A file left behind (the Hub failed,
+the process was killed, the machine rebooted) is picked up by the next `collector
+snapshot` (`--resume` is the default), which goes on from the last committed page with
+the snapshot's original time; `collector snapshot --fresh` discards it and starts over.
+Each stage carries a `stage_id` that the committed runs record, so a stage whose runs
+were committed just before a crash is recognised and never committed twice.
 """
 
 from __future__ import annotations
@@ -40,30 +41,32 @@ class OpenStage:
     resumed: bool
 
 
-def stage_path(db: str | os.PathLike[str] | None, family: str) -> Path:
-    """The stage file of a family's unfinished snapshot, beside the warehouse."""
+def stage_path(db: str | os.PathLike[str] | None, name: str) -> Path:
+    """The stage file of an unfinished crawl, beside the warehouse."""
     p = warehouse.db_path(db)
-    return p.with_name(p.name + ".stage") / f"{family}.duckdb"
+    return p.with_name(p.name + ".stage") / f"{name}.duckdb"
 
 
-def fingerprint(family: Family, strategy: str) -> str:
-    """What a stage must have been made for to be resumed: the family's definition."""
-    spec = asdict(family)
-    spec.pop("source", None)
-    return json.dumps(
-        {"family": spec, "strategy": strategy, "version": STAGE_VERSION}, sort_keys=True
-    )
+def fingerprint(family: Family | None, strategy: str) -> str:
+    """What a stage must have been made for to be resumed: the family's definition, or
+    (`family` None) nothing but the strategy, for a crawl of the whole Hub that serves
+    any families."""
+    made_for: dict[str, object] = {"strategy": strategy, "version": STAGE_VERSION}
+    if family is not None:
+        spec = asdict(family)
+        spec.pop("source", None)
+        made_for["family"] = spec
+    return json.dumps(made_for, sort_keys=True)
 
 
 def open_stage(
-    path: Path, family: Family, strategy: str, now: datetime, resume: bool
+    path: Path, wanted: str, now: datetime, resume: bool
 ) -> tuple[OpenStage, str | None]:
     """The stage to snapshot into, and why an earlier one was discarded (None if not).
 
-    With `resume`, an existing stage made for the same family definition is continued
-    (its failed listings are tried again); anything else starts a new stage.
+    With `resume`, an existing stage made for the same `fingerprint` is continued (its
+    failed listings are tried again); anything else starts a new stage.
     """
-    wanted = fingerprint(family, strategy)
     discarded = None
     if path.exists():
         stage = _open_existing(path)

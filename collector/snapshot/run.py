@@ -1,52 +1,72 @@
-"""Taking a snapshot: discover a family's repos on the Hub, then commit them atomically.
+"""Taking a snapshot: plan the crawls, run each, and commit one run per family.
 
-A snapshot writes one run row, the repos, their changed counters, and the membership and
-lineage intervals, in one transaction: either all of it is there, or none of it.
+Every strategy takes the same path (`run_crawl`): one crawl, staged and resumable, serves
+one or more families (a lineage crawl serves its family; the whole-Hub crawl serves
+every family that uses it). The crawl's stage is opened, checked against runs already
+committed from it, crawled, followed up for departed members, and closed with each
+family's members computed; only then is the warehouse opened, for the commits
+(snapshot/commit.py): the write lock is held only for them.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
 from collector.dates import now_utc
 from collector.errors import CollectorError
 from collector.families import Family
+from collector.snapshot import lineage
 from collector.snapshot.commit import (
     RunResult,
     check_clock,
-    commit_stage,
+    commit,
     committed,
     insert_run,
     last_started,
+    platform_of,
     previous_members,
 )
 from collector.snapshot.crawl import failed_listings, load_problems, saved_stats
 from collector.snapshot.discovery import (
+    Discovery,
     Estimate,
     HubDiscovery,
     Progress,
     get_strategy,
     no_progress,
 )
-from collector.snapshot.plan import Plan, make_plan, official_family, read_history
-from collector.snapshot.resume import discard, open_stage, stage_path
+from collector.snapshot.plan import make_plan, official_family, read_history
+from collector.snapshot.resume import discard, fingerprint, open_stage, stage_path
 from collector.snapshot.stage import Stage
 from collector.sources.hub import HubClient
 from collector.sources.items import Problems, parse_item
 from collector.store import warehouse
 
-# A whole-Hub crawl is staged in `<warehouse>.stage/_hub.duckdb` (no family name starts
-# with "_"), made for the whole Hub rather than for a family: any families can use it.
-HUB_CRAWL = Family(name="_hub", authors=(), derivatives=False, strategy="hub")
+HUB_STAGE = "_hub"  # the stage of the whole-Hub crawl (no family name starts with "_")
 # DuckDB's memory for a whole-Hub stage (millions of repos: the rest spills to its file),
 # and for committing its families' members; see bench/results.md for the measurements.
 CRAWL_MEMORY_LIMIT = "128MB"
 COMMIT_MEMORY_LIMIT = "128MB"
+
+
+@dataclass
+class CrawlJob:
+    """One crawl and the families it serves."""
+
+    families: list[Family]
+    discovery: Discovery
+    estimate: Estimate
+    stage_name: str  # its stage file, see resume.py
+    fingerprint: str  # what its stage must have been made for to be resumed
+    label: str  # how progress names it
+    large: bool = False  # a whole-Hub stage: bounded memory
+    source: str = "hub"  # what its runs record (a row of the `sources` table)
 
 
 def take_snapshot(
@@ -61,13 +81,14 @@ def take_snapshot(
     official_only: bool = False,
     time_budget: float | None = None,
 ) -> list[RunResult]:
-    """Snapshot each family into the warehouse; one run per family.
+    """Snapshot each family into the warehouse; one run per family (source `hub`).
 
-    With `resume`, a family's unfinished snapshot (see resume.py) is continued instead of
-    started over. `strategy` overrides the families file (see plan.py); the families
-    found by crawling the whole Hub share one crawl. `official_only` snapshots the
-    official repos alone, as the families `<name>:official`. `time_budget` (seconds: a
-    schedule's timeout) bounds the lineage crawls that `auto` may choose.
+    With `resume`, an unfinished crawl (see resume.py) is continued instead of started
+    over. `strategy` overrides the families file (see plan.py); the families found by
+    crawling the whole Hub share one crawl. `official_only` snapshots the official repos
+    alone, as the families `<name>:official`. `time_budget` (seconds: a schedule's
+    timeout) bounds the lineage crawls that `auto` may choose. Raises SnapshotFailed (after recording the
+    failed runs) when a crawl fails; families of later crawls are then not snapshotted.
     """
     client = client or HubClient()
     now = now or now_utc()
@@ -84,117 +105,159 @@ def take_snapshot(
         time_budget=time_budget,
     )
     progress("plan", plan=plan)
-    by_name: dict[str, RunResult] = {}
+    crawls = []
     if plan.hub is not None:
-        for r in _snapshot_hub(plan.hub_families(), db, client, now, progress, resume, plan):
-            by_name[r.family] = r
+        crawls.append(
+            CrawlJob(
+                plan.hub_families(),
+                HubDiscovery(plan.hub_models),
+                plan.hub,
+                HUB_STAGE,
+                fingerprint(None, "hub"),
+                "whole-Hub crawl",
+                large=True,
+            )
+        )
     for choice in plan.choices:
         if choice.strategy != "hub":
-            by_name[choice.family.name] = _snapshot_family(
-                choice.family,
-                db,
-                client,
-                now,
-                progress,
-                resume,
-                strategy=get_strategy(choice.strategy),
-                estimate=choice.estimate,
+            f = choice.family
+            crawls.append(
+                CrawlJob(
+                    [f],
+                    get_strategy(choice.strategy),
+                    choice.estimate,
+                    f.name,
+                    fingerprint(f, choice.strategy),
+                    f.name,
+                )
             )
+    by_name: dict[str, RunResult] = {}
+    for c in crawls:
+        for r in run_crawl(c, db, client, now, progress, resume):
+            by_name[r.family] = r
     return [by_name[c.family.name] for c in plan.choices]
 
 
-def _snapshot_family(
-    family: Family,
+def run_crawl(
+    job: CrawlJob,
     db: str | os.PathLike[str] | None,
     client: Any,
     now: datetime,
     progress: Progress,
     resume: bool,
-    strategy: Any = None,
-    estimate: Estimate | None = None,
-    source: str = "hub",
-    platform: str = "huggingface",
-) -> RunResult:
-    """One family's snapshot from one source (`client` and `strategy` read it; a source
-    other than the Hub has its own stage file and looks up departures with its client)."""
-    strategy = strategy or get_strategy(family.strategy if family.strategy != "auto" else "lineage")
-    path = stage_path(db, family.name if source == "hub" else f"{family.name}@{source}")
+) -> list[RunResult]:
+    """One crawl, then one run per family it serves, in the order of `job.families`.
+
+    A listing that fails after every retry makes the runs partial (lineage: other
+    listings go on) or fails the crawl (the whole Hub: its families' membership would be
+    incomplete); a failed crawl is recorded as failed runs and keeps its stage for
+    `--resume`. Every run records the crawl's requests and `job.source`.
+    """
+    path = stage_path(db, job.stage_name)
     with warehouse.writer(db) as con:  # checks the warehouse before spending requests
-        opened, discarded = open_stage(path, family, strategy.name, now, resume)
+        opened, discarded = open_stage(path, job.fingerprint, now, resume)
         if discarded:
-            progress("discarded", family=family.name, why=discarded)
+            progress("discarded", family=job.label, why=discarded)
         try:
-            done = committed(con, opened.stage_id, family.name)
-            if done is None:
-                if opened.resumed and last_started(con, family.name, platform) > opened.started_at:
-                    opened.stage.close()  # a later snapshot was taken since: start over
-                    discard(path)
-                    opened, _ = open_stage(path, family, strategy.name, now, False)
-                check_clock(con, family.name, opened.started_at, platform)
-                has_history = last_started(con, family.name, platform) != datetime.min
-                previous = previous_members(con, family.name, platform)
+            platform = platform_of(con, job.source)
+            done = {
+                f.name: r
+                for f in job.families
+                if (r := committed(con, opened.stage_id, f.name)) is not None
+            }
+            todo = [f for f in job.families if f.name not in done]
+            if opened.resumed and any(
+                last_started(con, f.name, platform) > opened.started_at for f in todo
+            ):
+                opened.stage.close()  # a later snapshot was taken since: start over
+                discard(path)
+                opened, _ = open_stage(path, job.fingerprint, now, False)
+            for f in todo:
+                check_clock(con, f.name, opened.started_at, platform)
+            history = {f.name: last_started(con, f.name, platform) != datetime.min for f in todo}
+            previous = list(
+                dict.fromkeys(m for f in todo for m in previous_members(con, f.name, platform))
+            )
         except BaseException:
             opened.stage.close()
             raise
-    if done is not None:  # committed just before an interruption: only the stage was left
+    results = dict(done)
+    if not todo:  # every run committed just before an interruption: only the stage was left
         opened.stage.close()
         discard(path)
-        progress("done", result=done)
-        return done
-    started_at = opened.started_at
-    estimate = estimate or strategy.estimate([family], client)
+        for r in done.values():
+            progress("done", result=r)
+        return [results[f.name] for f in job.families]
+    stage = opened.stage
+    if job.large:
+        stage.db.execute(f"SET memory_limit = '{CRAWL_MEMORY_LIMIT}'")
     progress(
         "start",
-        family=family.name,
-        strategy=strategy.name,
-        estimate=estimate,
+        family=", ".join(f.name for f in todo),
+        strategy=job.discovery.name,
+        estimate=job.estimate,
         resumed=opened.resumed,
     )
     before = _counts(client)
     clock = time.monotonic()
-    stage = opened.stage
     problems = load_problems(stage)
-    result = RunResult(
-        None,
-        family.name,
-        started_at,
-        "complete",
-        strategy.name,
-        resumed=opened.resumed,
-        source=source,
-    )
+    error: str | None = None
+    computed: list[tuple[RunResult, tuple[pa.Table, pa.Table, pa.Table] | None]] = []
     try:
         after_crawl = None
         try:
-            strategy.collect([family], client, stage, problems, progress)
+            job.discovery.collect(todo, client, stage, problems, progress)
             after_crawl = _counts(client)
-            if source == "hub":
+            if job.source == "hub":
                 _follow_departures(stage, client, previous, problems)
-            else:
-                strategy.follow_departures(stage, client, previous, problems)
+            else:  # another platform looks its departures up with its own client
+                cast(Any, job.discovery).follow_departures(stage, client, previous, problems)
         except CollectorError as exc:
-            result.status, result.error = "failed", str(exc)
-        _partial_or_failed(result, stage, has_history)
-        _count_requests(result, stage, client, before, after_crawl)
-        result.problems = dict(problems.counts)
-        result.rejected = problems.total
+            error = str(exc)
+        progress("staging", repos=stage.rows)
         stage.finish()
-        result.repos_seen = stage.repo_count
+        for family in todo:
+            result = RunResult(
+                None,
+                family.name,
+                opened.started_at,
+                "complete" if error is None else "failed",
+                job.discovery.name,
+                resumed=opened.resumed,
+                error=error,
+                source=job.source,
+            )
+            _partial_or_failed(result, stage, history[family.name])
+            _count_requests(result, stage, client, before, after_crawl)
+            result.problems = dict(problems.counts)
+            result.rejected = problems.total
+            result.repos_seen = stage.repo_count
+            tables = None
+            if result.status != "failed":
+                tables = (*lineage.members(stage, family), stage.renames_table())
+            computed.append((result, tables))
+        stage.close()  # its memory back before the commits
         with warehouse.writer(db) as con:
-            check_clock(con, family.name, started_at, platform)
-            if result.status == "failed":
-                result.run_id = insert_run(con, result, opened.stage_id)
-            else:
-                commit_stage(con, stage, family, result, opened.stage_id)
+            if job.large:
+                con.execute(f"SET memory_limit = '{COMMIT_MEMORY_LIMIT}'")
+            for result, tables in computed:
+                if tables is None:
+                    check_clock(con, result.family, result.started_at, platform)
+                    result.run_id = insert_run(con, result, opened.stage_id)
+                else:
+                    commit(con, result, *tables, stage_id=opened.stage_id)
+                results[result.family] = result
     finally:
         stage.close()
-    if result.status != "failed":
-        discard(path)  # a failed snapshot keeps its stage for --resume
-    result.seconds = time.monotonic() - clock
-    progress("done", result=result)
-    if result.status == "failed":
-        raise SnapshotFailed(result)
-    return result
+    failed = [r for r, _ in computed if r.status == "failed"]
+    if not failed:
+        discard(path)  # a failed crawl keeps its stage for --resume
+    for result, _ in computed:
+        result.seconds = time.monotonic() - clock
+        progress("done", result=result)
+    if failed:
+        raise SnapshotFailed(failed[0])
+    return [results[f.name] for f in job.families]
 
 
 def _counts(client: HubClient) -> tuple[int, int, int]:
@@ -224,116 +287,9 @@ def _count_requests(
         )
 
 
-def _snapshot_hub(
-    families: list[Family],
-    db: str | os.PathLike[str] | None,
-    client: HubClient,
-    now: datetime,
-    progress: Progress,
-    resume: bool,
-    plan: Plan,
-) -> list[RunResult]:
-    """One crawl of the whole Hub, then one run per family, each committed on its own.
-
-    The crawl is staged and resumable like a lineage crawl (a page that fails after every
-    retry fails the crawl, and `--resume` goes on from there). Every run records the
-    crawl's requests. The members are computed and the stage closed before the warehouse
-    is opened: the write lock is held only for the commits, and the stage's memory is
-    given back first.
-    """
-    assert plan.hub is not None
-    path = stage_path(db, HUB_CRAWL.name)
-    with warehouse.writer(db) as con:
-        opened, discarded = open_stage(path, HUB_CRAWL, "hub", now, resume)
-        if discarded:
-            progress("discarded", family="whole-Hub crawl", why=discarded)
-        try:
-            done = {
-                f.name: r
-                for f in families
-                if (r := committed(con, opened.stage_id, f.name)) is not None
-            }
-            todo = [f for f in families if f.name not in done]
-            if opened.resumed and any(last_started(con, f.name) > opened.started_at for f in todo):
-                opened.stage.close()  # a later snapshot was taken since: start over
-                discard(path)
-                opened, _ = open_stage(path, HUB_CRAWL, "hub", now, False)
-            for f in todo:
-                check_clock(con, f.name, opened.started_at)
-            previous = list(dict.fromkeys(m for f in todo for m in previous_members(con, f.name)))
-        except BaseException:
-            opened.stage.close()
-            raise
-    results = dict(done)
-    if not todo:  # every run committed just before an interruption
-        opened.stage.close()
-        discard(path)
-        for r in done.values():
-            progress("done", result=r)
-        return [results[f.name] for f in families]
-    stage = opened.stage
-    stage.db.execute(f"SET memory_limit = '{CRAWL_MEMORY_LIMIT}'")
-    progress(
-        "start",
-        family=", ".join(f.name for f in todo),
-        strategy="hub",
-        estimate=plan.hub,
-        resumed=opened.resumed,
-    )
-    before = _counts(client)
-    clock = time.monotonic()
-    problems = load_problems(stage)
-    error: str | None = None
-    computed: list[tuple[Family, RunResult, tuple[pa.Table, pa.Table] | None]] = []
-    try:
-        after_crawl = None
-        try:
-            HubDiscovery(plan.hub_models).collect(todo, client, stage, problems, progress)
-            after_crawl = _counts(client)
-            _follow_departures(stage, client, previous, problems)
-        except CollectorError as exc:
-            error = str(exc)
-        progress("staging", repos=stage.rows)
-        stage.finish()
-        for family in todo:
-            result = RunResult(
-                None, family.name, opened.started_at, "complete", "hub", resumed=opened.resumed
-            )
-            _count_requests(result, stage, client, before, after_crawl)
-            result.problems = dict(problems.counts)
-            result.rejected = problems.total
-            result.repos_seen = stage.repo_count
-            if error is not None:
-                result.status, result.error = "failed", error
-                computed.append((family, result, None))
-            else:
-                members = stage.members(family).to_arrow_table()
-                computed.append((family, result, (members, stage.member_edges().to_arrow_table())))
-        stage.close()
-        with warehouse.writer(db) as con:
-            con.execute(f"SET memory_limit = '{COMMIT_MEMORY_LIMIT}'")
-            for family, result, tables in computed:
-                check_clock(con, family.name, opened.started_at)
-                if tables is None:
-                    result.run_id = insert_run(con, result, opened.stage_id)
-                else:
-                    commit_stage(con, stage, family, result, opened.stage_id, tables)
-                results[family.name] = result
-    finally:
-        stage.close()
-    if error is None:
-        discard(path)  # a failed crawl keeps its stage for --resume
-    for _, result, _ in computed:
-        result.seconds = time.monotonic() - clock
-        progress("done", result=result)
-    if error is not None:
-        raise SnapshotFailed(computed[0][1])
-    return [results[f.name] for f in families]
-
-
 def _partial_or_failed(result: RunResult, stage: Stage, has_history: bool) -> None:
     """A crawl that completed with failed listings is partial, or failed when no earlier
-    run can vouch for the members it could not refresh (see `_carry_stale`)."""
+    run can vouch for the members it could not refresh (commit.py keeps them, stale)."""
     failures = failed_listings(stage)
     if not failures or result.status != "complete":
         return

@@ -1,11 +1,10 @@
 """The staging area of one snapshot: what the Hub returned, before it reaches the warehouse.
 
 Pages are appended in batches to a DuckDB of their own (never row by row): in memory, or
-a file beside the warehouse that lets an interrupted snapshot resume (see crawl.py). Each family's
-membership is then computed in SQL: official repos, then breadth-first along base_model
-edges, each repo at its smallest depth, so cycles and repos with several official
-ancestors are counted once. Nothing here touches the warehouse, so a snapshot holds the
-warehouse's write lock only for its final commit.
+a file beside the warehouse that lets an interrupted snapshot resume (see crawl.py).
+`finish` leaves one row per repo (`items`) with its base_model edges (`edges`), over which
+lineage.py computes each family's members. Nothing here touches the warehouse, so a
+snapshot holds the warehouse's write lock only for its final commit.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from collections.abc import Mapping
 import duckdb
 import pyarrow as pa
 
-from collector.families import Family
 from collector.sources.items import RepoRecord
 
 ITEM_SCHEMA = pa.schema(
@@ -116,11 +114,6 @@ class Stage:
         finally:
             self.db.unregister("_batch")
 
-    def seen(self) -> tuple[set[str], set[str]]:
-        """Lower-cased repo ids and the `_id`s staged so far."""
-        rows = self.db.execute("SELECT DISTINCT lower(repo_id), hub_id FROM raw_items").fetchall()
-        return {r[0] for r in rows}, {r[1] for r in rows if r[1] is not None}
-
     def unseen(self, repos: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
         """Those (repo_id, hub_id) staged neither under their id nor under their `_id`.
 
@@ -210,61 +203,6 @@ class Stage:
     def repo_count(self) -> int:
         row = self.db.execute("SELECT count(*) FROM items").fetchall()
         return int(row[0][0])
-
-    def members(self, family: Family) -> duckdb.DuckDBPyRelation:
-        """The family's members among the staged repos, with role, relation, depth, parent."""
-        db = self.db
-        db.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE members AS
-            SELECT seq, repo_id, lower(repo_id) AS repo_lc, 'official' AS role,
-                   NULL::VARCHAR AS relation, 0 AS depth, NULL::VARCHAR AS parent_id
-            FROM items
-            WHERE list_contains($repos, repo_id)
-               OR (list_contains($authors, lower(coalesce(author, split_part(repo_id, '/', 1))))
-                   AND ($pattern IS NULL OR regexp_matches(repo_id, $pattern)))
-            """,
-            {
-                "repos": list(family.repos),
-                "authors": [a.lower() for a in family.authors],
-                "pattern": family.name_pattern,
-            },
-        )
-        depth = 0
-        while family.derivatives and (family.max_depth is None or depth < family.max_depth):
-            added = db.execute(
-                """
-                INSERT INTO members
-                SELECT i.seq, i.repo_id, lower(i.repo_id), 'derivative',
-                       arg_min(e.relation, e.parent_id), $next, min(e.parent_id)
-                FROM edges e
-                JOIN members p ON p.repo_lc = e.parent_lc AND p.depth = $depth
-                JOIN items i ON lower(i.repo_id) = e.child_lc
-                WHERE lower(i.repo_id) NOT IN (SELECT repo_lc FROM members)
-                GROUP BY i.seq, i.repo_id
-                """,
-                {"depth": depth, "next": depth + 1},
-            ).fetchall()
-            if not added or not added[0][0]:
-                break
-            depth += 1
-        return db.sql(
-            """
-            SELECT i.hub_id, i.repo_id, i.author, i.created_at, i.pipeline_tag, i.library_name,
-                   i.downloads_30d, i.downloads_all_time, i.likes,
-                   m.role, m.relation, m.depth, m.parent_id
-            FROM members m JOIN items i USING (seq)
-            """
-        )
-
-    def member_edges(self) -> duckdb.DuckDBPyRelation:
-        """base_model edges of the repos in the last `members` call."""
-        return self.db.sql(
-            """
-            SELECT m.repo_id AS child_id, e.parent_id, e.relation
-            FROM edges e JOIN members m ON m.repo_lc = e.child_lc
-            """
-        )
 
     def close(self) -> None:
         """Release the stage (closing twice is harmless)."""

@@ -87,14 +87,12 @@ def endpoint_from_env() -> str:
 
 @dataclass
 class HubStats:
-    """What a snapshot cost: requests (every attempt), retries, 429s, waits, bytes received."""
+    """What a snapshot cost: requests (every attempt), retries, 429s, paced waits."""
 
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
     paced_seconds: float = 0.0  # waited before a request to stay inside the quota
-    backoff_seconds: float = 0.0  # waited after a failed request before retrying it
-    bytes: int = 0
     quota: int | None = None
     window: int | None = None
     # Response time of the listing pages that came back whole (for the plan's latency bound).
@@ -290,7 +288,6 @@ class HubClient:
                     max_retries=0,
                     follow_redirects=follow,
                 )
-                self.stats.bytes += len(response.content)
                 if not follow and 300 <= response.status_code < 400:
                     self._pace(response)
                     return response, None
@@ -308,8 +305,6 @@ class HubClient:
             except HfHubHTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else None
                 error = f"HTTP {status}"
-                if exc.response is not None:
-                    self.stats.bytes += len(exc.response.content)
                 if status not in RETRY_STATUSES:
                     raise self._refused(status, url, patient) from None
                 if exc.response is not None:
@@ -338,7 +333,6 @@ class HubClient:
             if delay is None:
                 delay = wait
                 wait = min(self.max_wait, wait * 2)
-            self.stats.backoff_seconds += delay
             self.sleep(delay)
         if error.startswith("connection failed"):
             raise HubUnreachable(_unreachable(self.endpoint, None))

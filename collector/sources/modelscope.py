@@ -138,7 +138,6 @@ class ModelScopeClient:
             delay: float | None = None
             try:
                 response = self._http.get(url, headers={"Accept": "application/json"})
-                self.stats.bytes += len(response.content)
                 status = response.status_code
                 if status < 400:
                     try:
@@ -174,7 +173,6 @@ class ModelScopeClient:
             if delay is None:
                 delay = wait
                 wait = min(self.max_wait, wait * 2)
-            self.stats.backoff_seconds += delay
             self.sleep(delay)
         raise ModelScopeError(
             f"{error} from {self.endpoint} for {_path(url)} after {self.max_retries + 1} attempts"

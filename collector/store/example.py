@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from collector.families import Family
-from collector.snapshot.run import RunResult, commit_stage
+from collector.snapshot.commit import RunResult, commit_stage
 from collector.snapshot.stage import Stage
 from collector.sources.items import Edge, RepoRecord
 from collector.store import warehouse
