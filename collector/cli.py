@@ -18,7 +18,7 @@ from collector import __version__
 from collector.dates import parse_range, parse_range_bound
 from collector.errors import CollectorError, UsageError
 from collector.families import get_families
-from collector.output.progress import SnapshotProgress
+from collector.output.progress import BackfillProgress, SnapshotProgress
 from collector.output.render import Document, Format, render
 from collector.reports import badge as badge_mod
 from collector.reports import claims, compare, projection
@@ -27,6 +27,7 @@ from collector.reports import series as reports
 from collector.scheduling import status as history
 from collector.scheduling.daemon import Daemon
 from collector.scheduling.schedules import load_schedules
+from collector.snapshot import backfill as backfill_mod
 from collector.snapshot import discovery
 from collector.snapshot.run import RunResult, now_utc, take_snapshot
 from collector.sources.hub import HubClient
@@ -218,6 +219,75 @@ def _summary(r: RunResult) -> str:
         f"{r.members:,} members ({r.official:,} official, {r.derivatives:,} derivatives{kept}), "
         f"{r.requests:,} requests ({r.retries} retries{limited}){extra}, {r.seconds:.1f}s"
     )
+
+
+class Source(StrEnum):
+    modelpulse = "modelpulse"
+
+
+@app.command()
+@_errors
+def backfill(
+    *,
+    family: FamilyOpt = DEFAULT_FAMILY,
+    source: Annotated[
+        Source, typer.Option("--source", help="Dataset to import (modelpulse/model-pulse-data).")
+    ] = Source.modelpulse,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            "--revision", help="Dataset revision (commit sha) to import; default: newest."
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Compare the dataset with own snapshots on shared days; store nothing."
+        ),
+    ] = False,
+    db: DbOpt = None,
+    families: FamiliesOpt = None,
+    fmt: FormatOpt = Format.table,
+    quiet: QuietOpt = False,
+) -> None:
+    """Import a family's history before its first snapshot from a public dataset.
+
+    One run per dataset day, recorded with its source, revision and lineage basis; days
+    with an own snapshot are never replaced, and a rerun adds nothing.
+    """
+    fam = get_families([family], families)[0]
+    lo, hi = parse_range(since, until, today=_today())
+    with BackfillProgress(enabled=not quiet) as progress:
+        if check:
+            result = backfill_mod.check(fam, db=db, revision=revision, progress=progress)
+        else:
+            done = backfill_mod.backfill(
+                fam,
+                db=db,
+                source=source.value,
+                since=lo,
+                until=hi,
+                revision=revision,
+                progress=progress,
+            )
+    if check:
+        _out(backfill_mod.check_document(result), fmt)
+        return
+    for line in backfill_mod.summary_lines(done):
+        typer.echo(line)
+
+
+@app.command()
+@_errors
+def sources(*, fmt: FormatOpt = Format.table, db: DbOpt = None) -> None:
+    """What was imported from public datasets: per family, source and revision, the days,
+    the lineage basis and when."""
+    with warehouse.reader(db) as con:
+        rows = backfill_mod.imported_sources(con)
+    title = "imported history"
+    _out(Document(backfill_mod.SOURCE_COLUMNS, rows, {"sources": rows}, title=title), fmt)
 
 
 class By(str, Enum):

@@ -201,6 +201,33 @@ def m007_daily_rollup(db: duckdb.DuckDBPyConnection) -> None:
     db.execute(ROLLUP_VIEWS_SQL)
 
 
+@migration
+def m010_imports(db: duckdb.DuckDBPyConnection) -> None:
+    """Days imported from public datasets (collector/store/imports.py): where each came
+    from, and views that show all-time counters only where the source had them."""
+    from collector.store.views import import_views_sql
+
+    db.execute(
+        """
+        -- One row per imported day-run (runs.strategy = 'import').
+        CREATE TABLE imports (
+            run_id        BIGINT PRIMARY KEY,
+            family        VARCHAR NOT NULL,
+            day           DATE NOT NULL,
+            source        VARCHAR NOT NULL,   -- e.g. modelpulse
+            dataset       VARCHAR NOT NULL,   -- e.g. modelpulse/model-pulse-data
+            revision      VARCHAR NOT NULL,   -- the dataset's commit sha
+            lineage_basis VARCHAR NOT NULL,   -- snapshot:<run_id> | dataset:<revision>
+            flags         VARCHAR,            -- JSON list of the source's notes on the day
+            fingerprint   VARCHAR NOT NULL,   -- of the day's imported rows (reimports)
+            imported_at   TIMESTAMP NOT NULL,
+            all_time      BOOLEAN             -- false: the source had no all-time counters
+        );
+        """
+    )
+    db.execute(import_views_sql(db))
+
+
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the migrations recorded in this warehouse, in order."""
     exists = db.execute(

@@ -23,6 +23,8 @@ grow with the history. `event_view_sql()` gives their event definitions, to chec
 
 import re
 
+import duckdb
+
 VIEWS_SQL = r"""
 CREATE OR REPLACE VIEW day_runs AS
 SELECT family, date, run_id, started_at,
@@ -328,3 +330,56 @@ def event_view_sql(name: str) -> str:
     if found is None:
         raise KeyError(name)
     return found
+
+
+# m010: imported days. `family_daily` and `report_anomalies` are wrapped around their
+# definitions in force (read from the database, whichever migration made them):
+# all-time columns are NULL on imported days whose source had no all-time counters (and
+# `new_downloads` on the first day that has them: the counter appearing is not downloads),
+# and the source's notes on a day (partial, skipped, low, short, frozen) are anomalies of
+# their own kinds. `source` is 'hub' for own snapshots.
+def import_views_sql(db: duckdb.DuckDBPyConnection) -> str:
+    """The m010 view definitions, wrapping the current `family_daily`/`report_anomalies`."""
+    base_daily = _current_view(db, "family_daily")
+    base_anomalies = _current_view(db, "report_anomalies")
+    cols = [
+        r[0]
+        for r in db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'family_daily'"
+            " ORDER BY ordinal_position"
+        ).fetchall()
+    ]
+    source = "" if "source" in cols else ", coalesce(i.source, 'hub') AS source"
+    return f"""
+CREATE OR REPLACE VIEW family_daily_base AS {base_daily};
+CREATE OR REPLACE VIEW family_daily AS
+SELECT b.* REPLACE (
+           CASE WHEN i.all_time = false THEN NULL ELSE b.downloads_all_time END
+               AS downloads_all_time,
+           CASE WHEN i.all_time = false THEN NULL ELSE b.official_downloads_all_time END
+               AS official_downloads_all_time,
+           CASE WHEN i.all_time = false THEN NULL ELSE b.derivative_downloads_all_time END
+               AS derivative_downloads_all_time,
+           CASE WHEN i.all_time = false THEN NULL
+                WHEN lag(coalesce(i.all_time, true)) OVER w = false THEN NULL
+                ELSE b.new_downloads END AS new_downloads){source}
+FROM family_daily_base b LEFT JOIN imports i ON i.run_id = b.run_id
+WINDOW w AS (PARTITION BY b.family ORDER BY b.run_id);
+CREATE OR REPLACE VIEW report_anomalies_base AS {base_anomalies};
+CREATE OR REPLACE VIEW report_anomalies AS
+SELECT * FROM report_anomalies_base
+UNION ALL
+SELECT i.family, i.day AS date, NULL AS repo_id, f.kind, NULL AS previous, NULL AS current
+FROM imports i
+JOIN day_runs d ON d.run_id = i.run_id
+CROSS JOIN LATERAL (SELECT unnest(from_json(i.flags, '["VARCHAR"]')) AS kind) f
+WHERE i.flags IS NOT NULL;
+"""
+
+
+def _current_view(db: duckdb.DuckDBPyConnection, name: str) -> str:
+    row = db.execute(
+        "SELECT sql FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]
+    ).fetchall()
+    sql = str(row[0][0]).strip().rstrip(";")
+    return sql[sql.index(" AS ") + len(" AS ") :]
