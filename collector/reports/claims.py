@@ -144,7 +144,9 @@ def verify(
     rows = con.execute(
         f"""SELECT date, {col} AS value, {fam_col} AS family_value,
                    {off_col or "0"} AS official_value
-            FROM family_daily WHERE family = ? AND (? IS NULL OR date <= ?) ORDER BY date""",
+            FROM family_daily WHERE family = ? AND (? IS NULL OR date <= ?)
+              AND {col} IS NOT NULL  -- imported days without the counter do not count
+            ORDER BY date""",
         [family, as_of, as_of],
     ).fetchall()
     result: dict[str, Any] = {

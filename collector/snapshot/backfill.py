@@ -268,21 +268,21 @@ def check(
     import pyarrow as pa
 
     with warehouse.reader(db) as con:
-        own = con.execute(
+        own = con.sql(
             """
             SELECT m.date, m.repo_id, m.downloads_all_time
             FROM members_daily m JOIN runs r USING (run_id)
             WHERE m.family = ? AND r.strategy <> ?
             """,
-            [family.name, imports.IMPORT_STRATEGY],
+            params=[family.name, imports.IMPORT_STRATEGY],
         ).to_arrow_table()
-        names = con.execute(
+        names = con.sql(
             """
             SELECT DISTINCT n.repo_id AS alias, r.repo_id
             FROM membership m JOIN repos r USING (repo_key) JOIN repo_names n USING (repo_key)
             WHERE m.family = ?
             """,
-            [family.name],
+            params=[family.name],
         ).to_arrow_table()
     assert own is not None and names is not None
     if not own.num_rows:

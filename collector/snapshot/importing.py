@@ -57,7 +57,7 @@ def warehouse_lineage(con: duckdb.DuckDBPyConnection, family: str) -> Lineage | 
     if not row:
         return None
     run_id, day = int(row[0][0]), row[0][1]
-    members = con.execute(
+    members = con.sql(
         """
         SELECT r.hub_id, r.repo_id, r.author, r.created_at, r.pipeline_tag, r.library_name,
                m.role, m.relation, m.depth, p.repo_id AS parent_id
@@ -65,16 +65,16 @@ def warehouse_lineage(con: duckdb.DuckDBPyConnection, family: str) -> Lineage | 
         LEFT JOIN repos p ON p.repo_key = m.parent_key
         WHERE m.family = ? AND ? BETWEEN m.first_run AND m.last_run
         """,
-        [family, run_id],
+        params=[family, run_id],
     ).to_arrow_table()
-    names = con.execute(
+    names = con.sql(
         """
         SELECT DISTINCT n.repo_id AS alias, r.repo_id
         FROM membership m JOIN repos r USING (repo_key)
         JOIN repo_names n ON n.repo_key = r.repo_key
         WHERE m.family = ? AND ? BETWEEN m.first_run AND m.last_run
         """,
-        [family, run_id],
+        params=[family, run_id],
     ).to_arrow_table()
     return Lineage(
         f"snapshot:{run_id}",
@@ -146,7 +146,7 @@ def add_renames(lineage: Lineage, renames: Path | None) -> pa.Table:
         db.register("names", lineage.names)
         if renames is None:
             return db.sql("SELECT DISTINCT alias, repo_id FROM names").to_arrow_table()
-        return db.execute(
+        return db.sql(
             """
             WITH RECURSIVE moves AS (
                 SELECT DISTINCT old, new FROM read_parquet(?)
@@ -164,7 +164,7 @@ def add_renames(lineage: Lineage, renames: Path | None) -> pa.Table:
             SELECT l.alias, n.repo_id FROM latest l JOIN names n ON n.alias = l.current
             WHERE l.alias NOT IN (SELECT alias FROM names)
             """,
-            [str(renames)],
+            params=[str(renames)],
         ).to_arrow_table()
     finally:
         db.close()

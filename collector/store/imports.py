@@ -296,12 +296,14 @@ def _insert(
             WINDOW w AS (PARTITION BY k.repo_key ORDER BY d.idx
                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         )
-        SELECT repo_key, run_id, d30, d_all, lk FROM v
-        QUALIFY row_number() OVER r = 1
-             OR d30 IS DISTINCT FROM lag(d30) OVER r
-             OR d_all IS DISTINCT FROM lag(d_all) OVER r
-             OR lk IS DISTINCT FROM lag(lk) OVER r
-        WINDOW r AS (PARTITION BY repo_key ORDER BY idx)
+        , c AS (
+            SELECT *, row_number() OVER r AS n, lag(d30) OVER r AS p30,
+                   lag(d_all) OVER r AS pall, lag(lk) OVER r AS plk
+            FROM v WINDOW r AS (PARTITION BY repo_key ORDER BY idx)
+        )
+        SELECT repo_key, run_id, d30, d_all, lk FROM c
+        WHERE n = 1 OR d30 IS DISTINCT FROM p30 OR d_all IS DISTINCT FROM pall
+           OR lk IS DISTINCT FROM plk
         """
     )
     # Membership and lineage as intervals of consecutive day-runs of presence.

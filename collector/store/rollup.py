@@ -105,7 +105,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, family: str | None = None) -> None:
         WITH p AS (SELECT family, run_id, {_DELTAS} FROM ru_deltas GROUP BY family, run_id)
         SELECT d.family, d.run_id, {_ZERO_DAY}
         FROM day_runs d LEFT JOIN p ON p.family = d.family AND p.run_id = d.run_id
-        WHERE {where.replace("family", "d.family")}
+        WHERE {where.replace("family =", "d.family =")}
         """,
         params,
     )
