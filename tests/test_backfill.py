@@ -21,7 +21,8 @@ NOW = "2026-12-01T00:00:00"
 
 
 @pytest.fixture
-def pulse(hub: FakeHub) -> Iterator[FakeDatasets]:
+def pulse(hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDatasets]:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))  # a cache of its own
     datasets = FakeDatasets().attach(hub)
     pulse_data.publish(datasets)
     yield datasets

@@ -108,8 +108,11 @@ def backfill(
         len(in_range) - len([d for d in in_range if d in wanted]),
         first_own,
     )
-    same = all(r == pinned.revision and b == lineage.basis for r, b, _ in before.values())
-    if wanted and wanted == set(before) and same:
+    # an imported day on or after the first own snapshot is shadowed by it: left alone
+    # until the next rewrite, which drops it
+    current = {d: v for d, v in before.items() if first_own is None or d < first_own}
+    same = all(r == pinned.revision and b == lineage.basis for r, b, _ in current.values())
+    if wanted and wanted == set(current) and same:
         progress("done")
         return _summarize(result, meta, wanted, before, downloaded)
     months = sorted({f"series/{d:%Y-%m}.parquet" for d in wanted})

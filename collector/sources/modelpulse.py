@@ -19,8 +19,9 @@ from typing import Any
 
 import duckdb
 import httpx2
-from huggingface_hub import HfApi, hf_hub_download, try_to_load_from_cache
+from huggingface_hub import HfApi, hf_hub_download, scan_cache_dir, try_to_load_from_cache
 from huggingface_hub.errors import (
+    CacheNotFound,
     EntryNotFoundError,
     HfHubHTTPError,
     LocalEntryNotFoundError,
@@ -162,8 +163,37 @@ def pin(revision: str | None = None) -> Pinned:
     return Pinned(info.sha, files)
 
 
+def cache_dir() -> str | None:
+    """The huggingface_hub cache in force now ($HF_HUB_CACHE, else $HF_HOME/hub, else its
+    default): read at each call, as the environment may change after import."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.environ["HF_HOME"], "hub")
+    return None
+
+
+def _newest_cached_revision() -> str | None:
+    """The dataset revision cached last that holds meta.json (a pin downloads by sha, so
+    the cache has no `main` ref to follow)."""
+    try:
+        info = scan_cache_dir(cache_dir())
+    except (CacheNotFound, OSError):
+        return None
+    best: tuple[float, str] | None = None
+    for repo in info.repos:
+        if repo.repo_id != DATASET or repo.repo_type != "dataset":
+            continue
+        for rev in repo.revisions:
+            if any(f.file_name == "meta.json" for f in rev.files):
+                if best is None or rev.last_modified > best[0]:
+                    best = (rev.last_modified, rev.commit_hash)
+    return best[1] if best else None
+
+
 def _pin_from_cache(revision: str | None) -> Pinned:
-    path = _cached("meta.json", revision or "main")
+    revision = revision or _newest_cached_revision()
+    path = _cached("meta.json", revision) if revision else None
     if path is None:
         wanted = f"revision {revision}" if revision else "any revision"
         raise SourceError(
@@ -180,7 +210,9 @@ def _pin_from_cache(revision: str | None) -> Pinned:
 
 
 def _cached(filename: str, revision: str) -> str | None:
-    found = try_to_load_from_cache(DATASET, filename, revision=revision, repo_type="dataset")
+    found = try_to_load_from_cache(
+        DATASET, filename, cache_dir=cache_dir(), revision=revision, repo_type="dataset"
+    )
     return found if isinstance(found, str) else None
 
 
@@ -231,6 +263,7 @@ def _download(revision: str, path: str, progress: Progress) -> Path:
             repo_type="dataset",
             revision=revision,
             endpoint=endpoint,
+            cache_dir=cache_dir(),
             tqdm_class=Bar,
         )
     except EntryNotFoundError:
