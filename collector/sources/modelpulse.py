@@ -201,11 +201,14 @@ def _pin_from_cache(revision: str | None) -> Pinned:
             "run the backfill once online"
         )
     sha = Path(path).parent.name  # .../snapshots/<sha>/meta.json
+    # the files of the revision as far as the cache knows them: series months by meta.json
+    # (fetch says which is missing), the others when cached
     files: dict[str, int | None] = {"meta.json": None}
     for day in read_meta(Path(path), sha).days:
         files[f"series/{day:%Y-%m}.parquet"] = None
     for name in ("models.parquet", "children.parquet", "renames.parquet"):
-        files[name] = None
+        if _cached(name, sha) is not None:
+            files[name] = None
     return Pinned(sha, files, offline=True)
 
 
