@@ -171,7 +171,9 @@ def run(args: argparse.Namespace) -> list[str]:
         part = _collector(cache, sha, tmp, "part", until)
         script = tmp / "naive.py"
         script.write_text(NAIVE)
-        naive = run_measured([sys.executable, str(script), str(snap), str(tmp / "naive.duckdb"), *months])
+        naive = run_measured(
+            [sys.executable, str(script), str(snap), str(tmp / "naive.duckdb"), *months]
+        )
         if naive.returncode:
             raise RuntimeError(f"naive import failed: {naive.stderr[-2000:]}")
     members = args.backfill_members

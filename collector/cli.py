@@ -359,6 +359,8 @@ def report(
             "partial_days": series.partial_days,
         }
         columns = reports.PERIOD_COLUMNS if period else reports.SERIES_COLUMNS
+        if reports.mixed_sources(rows):  # own snapshots next to imported days: say which
+            columns = [*columns, "source"]
         title = f"{family}: " + (f"every {period}" if period else "daily")
         notes = _partial_notes(series.partial_days) + _anomaly_notes(series.anomalies)
         doc = Document(

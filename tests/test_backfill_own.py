@@ -243,3 +243,35 @@ def test_sources_lists_imports(pulse: FakeDatasets, cli: Cli) -> None:
             "last_day": "2026-01-31",
         }
     ]
+
+
+def test_report_shows_sources_when_mixed(pulse: FakeDatasets, cli: Cli) -> None:
+    cli("snapshot", "--quiet", now=OWN)
+    cli("backfill", "--quiet", now=NOW)
+    rows = json.loads(cli("report", "--since", "2026-01-10", "--format", "json", now=NOW).stdout)
+    assert [(r["date"], r["downloads_all_time"], r["source"]) for r in rows["series"]] == [
+        ("2026-01-10", 692 * M, "modelpulse"),
+        ("2026-01-13", 701 * M, "modelpulse"),
+        ("2026-01-31", 743 * M, "hub"),
+    ]
+    table = cli("report", "--since", "2026-01-10", "--no-chart", now=NOW).stdout
+    # hand-computed: 01-31 is the own snapshot (743M = 510+195+14+5+19; 30-day
+    # 7300+3500+99+50+70; likes 60+25+2+0+1; new 743-701)
+    assert table == TABLE
+    alone = cli("report", "--since", "2026-01-31", "--no-chart", now=NOW).stdout
+    assert "source" not in alone.splitlines()[2]
+
+
+TABLE = """\
+qwen: daily
+
+  date         repos   downloads_all_time   official_downloads_all_time   derivative_downloads_all_time   downloads_30d   likes   new_downloads   source
+ ────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────
+  2026-01-10       5          692,000,000                   660,000,000                      32,000,000          10,400      75      79,000,000   modelpulse
+  2026-01-13       5          701,000,000                   667,000,000                      34,000,000          10,600      76       9,000,000   modelpulse
+  2026-01-31       5          743,000,000                   705,000,000                      38,000,000          11,019      88      42,000,000   hub
+
+  Total                                                                                                                             130,000,000
+
+Anomalies: 1 low_day (see --format json)
+"""
