@@ -100,7 +100,14 @@ def test_verify_claims_on_imported_history(pulse: FakeDatasets, cli: Cli) -> Non
         "2025-12-12",
         "2025-12-12",  # 598M on 12-10: 613M there if the renamed repo counted twice
     )
+    sha = pulse.head(pulse_data.REPO)
+    assert (v600["source"], v600["revision"], v600["lineage_basis"]) == (
+        "modelpulse",
+        sha,
+        f"dataset:{sha}",
+    )
     v700 = js(cli, "verify", "700M+ downloads", "--as-of", "2026-01-31")
+    assert v700["source"] == "modelpulse" and "first_reached_source" not in v700
     assert (v700["verdict"], v700["measured"], v700["first_reached"]) == (
         "supported",
         726 * M,

@@ -258,6 +258,17 @@ def test_report_shows_sources_when_mixed(pulse: FakeDatasets, cli: Cli) -> None:
     # hand-computed: 01-31 is the own snapshot (743M = 510+195+14+5+19; 30-day
     # 7300+3500+99+50+70; likes 60+25+2+0+1; new 743-701)
     assert table == TABLE
+    verdict = json.loads(cli("verify", "700M+ downloads", "--format", "json", now=NOW).stdout)
+    sha = pulse.head(pulse_data.REPO)
+    assert (verdict["measured"], verdict["source"], verdict["first_reached"]) == (
+        743 * M,
+        "hub",
+        "2026-01-13",
+    )
+    assert (verdict["first_reached_source"], verdict["first_reached_revision"]) == (
+        "modelpulse",
+        sha,
+    )
     alone = cli("report", "--since", "2026-01-31", "--no-chart", now=NOW).stdout
     assert "source" not in alone.splitlines()[2]
 

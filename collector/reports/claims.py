@@ -182,6 +182,12 @@ def verify(
         first_reached=reached.isoformat() if reached else None,
         breakdown=breakdown,
     )
+    result.update(provenance(con, family, last_date))
+    if reached is not None:
+        first = provenance(con, family, reached)
+        if first["source"] != result["source"]:  # e.g. reached in imported history
+            result["first_reached_source"] = first["source"]
+            result["first_reached_revision"] = first["revision"]
     if value < claim.threshold:
         result["projection"] = projection.project(
             con,
@@ -190,6 +196,19 @@ def verify(
             claim.threshold,
         )
     return result
+
+
+def provenance(con: duckdb.DuckDBPyConnection, family: str, day: date) -> dict[str, Any]:
+    """Where the family's figures of `day` come from: `source` ('hub' for own snapshots),
+    the dataset `revision` of an import, and the `lineage_basis` of its membership."""
+    row = con.execute(
+        """SELECT f.source, i.revision, coalesce(i.lineage_basis, 'snapshot:' || f.run_id)
+           FROM family_daily f LEFT JOIN imports i USING (run_id)
+           WHERE f.family = ? AND f.date = ?""",
+        [family, day],
+    ).fetchall()
+    source, revision, basis = row[0] if row else (None, None, None)
+    return {"source": source, "revision": revision, "lineage_basis": basis}
 
 
 _POINTS_SQL = """SELECT date, {col} AS value FROM family_daily
