@@ -74,7 +74,7 @@ def test_backfill_stores_each_dataset_day_with_hand_computed_totals(
     con = duckdb.connect(str(isolated_env), read_only=True)
     try:
         runs = con.execute(
-            """SELECT i.source, i.revision, i.lineage_basis, count(*) FROM runs r
+            """SELECT r.source, r.revision, r.lineage_basis, count(*) FROM runs r
                JOIN imports i USING (run_id) WHERE r.family = 'qwen' GROUP BY ALL"""
         ).fetchall()
         assert runs == [("modelpulse", sha, f"dataset:{sha}", 10)]

@@ -80,7 +80,9 @@ def test_own_snapshot_first_then_backfill_keeps_it(
     ]
     assert {r[3] for r in rows[:-1]} == {"modelpulse"}
     con = duckdb.connect(str(isolated_env), read_only=True)
-    basis = con.execute("SELECT DISTINCT lineage_basis FROM imports").fetchall()
+    basis = con.execute(
+        "SELECT DISTINCT lineage_basis FROM runs JOIN imports USING (run_id)"
+    ).fetchall()
     assert basis == [(f"snapshot:{run_id[0][0]}",)]
     # the renamed repo is the snapshot's repo, under its old id too
     assert con.execute("SELECT count(*) FROM repos").fetchall() == [(5,)]
@@ -127,7 +129,9 @@ def test_backfill_then_snapshot_then_newer_revision(
         ("2025-12-10", 599 * M),
     ]
     con = duckdb.connect(str(isolated_env), read_only=True)
-    assert con.execute("SELECT DISTINCT revision FROM imports").fetchall() == [(newer,)]
+    assert con.execute(
+        "SELECT DISTINCT revision FROM runs JOIN imports USING (run_id)"
+    ).fetchall() == [(newer,)]
     # the own snapshot's counters are intact: its members and values at its run
     own = con.execute(
         """SELECT repo_id, downloads_all_time FROM members_daily

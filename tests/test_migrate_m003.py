@@ -53,7 +53,9 @@ def test_m003_from_the_m002_schema_keeps_every_number(cli: Cli, isolated_env: Pa
     assert cli("migrate").stdout.strip() == f"{isolated_env}: schema up to date"
     with duckdb.connect(str(isolated_env), read_only=True) as con:
         assert "m003_partial_runs" in migrations.applied(con)
-        after = con.execute("SELECT * FROM family_daily ORDER BY date").fetchall()
+        after = con.execute(
+            "SELECT * EXCLUDE (platform, source) FROM family_daily ORDER BY date"
+        ).fetchall()
         assert con.execute(
             "SELECT run_id, rate_limited, stale, problems, stage_id FROM runs ORDER BY 1"
         ).fetchall() == [(1, 0, 0, None, None), (2, 0, 0, None, None), (3, 0, 0, None, None)]

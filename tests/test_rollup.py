@@ -9,13 +9,13 @@ that read the rollup must equal the definitions over member events, row for row.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from collector.store import migrations
-from collector.store.views import PARTIAL_RUNS_SQL, VIEWS_SQL, event_view_sql
+from collector.store import migrations, rollup
 from tests.conftest import Cli
 from tests.fakehub import FakeHub
 
@@ -36,18 +36,28 @@ VIEWS = {
 
 
 def rows_equal_events(db: Path) -> dict[str, int]:
-    """Assert each rollup view equals its event definition; return the row counts."""
-    seen = {}
+    """Assert each rollup view, as the snapshots left it, equals the same view after the
+    rollup is rebuilt from every member event; return the row counts."""
+
+    def read(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[object, ...]]]:
+        return {
+            view: con.execute(f"SELECT * FROM {view} {order}").fetchall()
+            for view, order in VIEWS.items()
+        }
+
     with duckdb.connect(str(db), read_only=True) as con:
-        for view, order in VIEWS.items():
-            events = f"SELECT * FROM ({event_view_sql(view)})"
-            # the event definition's columns (later views add provenance columns)
-            cols = ", ".join(f'"{d[0]}"' for d in con.execute(f"{events} LIMIT 0").description)
-            got = con.execute(f"SELECT {cols} FROM {view} {order}").fetchall()
-            want = con.execute(f"{events} {order}").fetchall()
-            assert got == want, view
-            seen[view] = len(got)
-    return seen
+        got = read(con)
+    copy = db.with_name("rebuilt.duckdb")
+    shutil.copyfile(db, copy)
+    try:
+        with duckdb.connect(str(copy)) as con:
+            rollup.rebuild(con)
+            want = read(con)
+    finally:
+        copy.unlink()
+    for view in VIEWS:
+        assert got[view] == want[view], view
+    return {view: len(rows) for view, rows in got.items()}
 
 
 def snapshot(cli: Cli, now: str) -> None:
@@ -133,59 +143,6 @@ def test_rollup_equals_the_event_views_through_a_busy_history(
         # ft/a back at 500 (+250), q/a-GGUF-2 4 -> 3 (a decrease)
         ("2026-01-04", 8, 4339, 250),
     ]
-
-
-def test_migration_builds_the_rollup_from_an_older_warehouse(
-    cli: Cli, hub: FakeHub, isolated_env: Path, families: None
-) -> None:
-    hub.add("Qwen/Qwen3-8B", downloads_all_time=1000)
-    hub.add_derivative("ft/a", "Qwen/Qwen3-8B", downloads_all_time=300)
-    snapshot(cli, "2026-01-01T12:00:00")
-    hub.set("ft/a", downloads_all_time=310)
-    hub.add_derivative("q/b", "ft/a", relation="quantized", downloads_all_time=5)
-    snapshot(cli, "2026-01-02T12:00:00")
-    snapshot(cli, "2026-01-02T18:00:00")
-    with duckdb.connect(str(isolated_env)) as con:
-        before = con.execute("SELECT * FROM family_daily ORDER BY family, run_id").fetchall()
-        counts = con.execute("SELECT * FROM counts ORDER BY ALL").fetchall()
-        # back to the schema before m007: its tables and record gone, `counts` with its
-        # primary key again, the event views of m002 and m003 back
-        for table in ROLLUP_TABLES:
-            con.execute(f"DROP TABLE {table}")
-        con.execute(
-            """
-            CREATE TABLE counts_old (repo_key BIGINT NOT NULL, run_id BIGINT NOT NULL,
-                downloads_30d BIGINT, downloads_all_time BIGINT, likes BIGINT,
-                PRIMARY KEY (repo_key, run_id));
-            INSERT INTO counts_old SELECT * FROM counts;
-            DROP TABLE counts;
-            ALTER TABLE counts_old RENAME TO counts;
-            """
-        )
-        con.execute(VIEWS_SQL)
-        con.execute(PARTIAL_RUNS_SQL)
-        con.execute("DELETE FROM _migrations WHERE name = 'm007_daily_rollup'")
-    result = cli("report", "-f", "qwen", ok=False)
-    assert result.exit_code == 2
-    assert result.stderr.strip() == (
-        f"Error: warehouse {isolated_env} uses an older schema (missing m007_daily_rollup); "
-        f"run `collector migrate --db {isolated_env}`"
-    )
-    assert cli("migrate").stdout.strip() == f"{isolated_env}: schema up to date"
-    rows_equal_events(isolated_env)
-    with duckdb.connect(str(isolated_env)) as con:
-        after = con.execute("SELECT * FROM family_daily ORDER BY family, run_id").fetchall()
-        assert after == before
-        assert con.execute("SELECT * FROM counts ORDER BY ALL").fetchall() == counts
-        # counts lost its primary-key index (3x the bytes of the counters themselves)
-        assert con.execute(
-            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'counts' "
-            "AND constraint_type = 'PRIMARY KEY'"
-        ).fetchall() == [(0,)]
-    # and snapshots carry on from the migrated rollup
-    hub.set("q/b", downloads_all_time=9)
-    snapshot(cli, "2026-01-03T12:00:00")
-    rows_equal_events(isolated_env)
 
 
 def test_migration_from_an_empty_warehouse(cli: Cli, isolated_env: Path) -> None:

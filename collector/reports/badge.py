@@ -71,7 +71,8 @@ def badge_value(
     check_family(con, family)
     rows = con.execute(
         f"""SELECT date, {METRICS[metric][0]} FROM family_daily
-            WHERE family = ? AND date <= coalesce(?, date) ORDER BY date DESC LIMIT 1""",
+            WHERE family = ? AND platform = 'huggingface' AND date <= coalesce(?, date)
+            ORDER BY date DESC LIMIT 1""",
         [family, as_of],
     ).fetchall()
     if not rows:

@@ -144,7 +144,8 @@ def verify(
     rows = con.execute(
         f"""SELECT date, {col} AS value, {fam_col} AS family_value,
                    {off_col or "0"} AS official_value
-            FROM family_daily WHERE family = ? AND (? IS NULL OR date <= ?)
+            FROM family_daily WHERE family = ? AND platform = 'huggingface'
+              AND (? IS NULL OR date <= ?)
               AND {col} IS NOT NULL  -- imported days without the counter do not count
             ORDER BY date""",
         [family, as_of, as_of],
@@ -202,9 +203,9 @@ def provenance(con: duckdb.DuckDBPyConnection, family: str, day: date) -> dict[s
     """Where the family's figures of `day` come from: `source` ('hub' for own snapshots),
     the dataset `revision` of an import, and the `lineage_basis` of its membership."""
     row = con.execute(
-        """SELECT f.source, i.revision, coalesce(i.lineage_basis, 'snapshot:' || f.run_id)
-           FROM family_daily f LEFT JOIN imports i USING (run_id)
-           WHERE f.family = ? AND f.date = ?""",
+        """SELECT f.source, r.revision, coalesce(r.lineage_basis, 'snapshot:' || f.run_id)
+           FROM family_daily f JOIN runs r USING (run_id)
+           WHERE f.family = ? AND f.platform = 'huggingface' AND f.date = ?""",
         [family, day],
     ).fetchall()
     source, revision, basis = row[0] if row else (None, None, None)
@@ -212,10 +213,11 @@ def provenance(con: duckdb.DuckDBPyConnection, family: str, day: date) -> dict[s
 
 
 _POINTS_SQL = """SELECT date, {col} AS value FROM family_daily
-    WHERE family = $family AND date <= coalesce($as_of, date)"""
+    WHERE family = $family AND platform = 'huggingface' AND date <= coalesce($as_of, date)"""
 _GAP_SQL = """SELECT a.date, (a.{col}) - (b.{col}) AS value
-    FROM family_daily a JOIN family_daily b ON b.date = a.date AND b.family = $versus
-    WHERE a.family = $family AND a.date <= coalesce($as_of, a.date)"""
+    FROM family_daily a JOIN family_daily b
+      ON b.date = a.date AND b.family = $versus AND b.platform = a.platform
+    WHERE a.family = $family AND a.platform = 'huggingface' AND a.date <= coalesce($as_of, a.date)"""
 
 
 def _claim_columns(claim: Claim, scope: str) -> tuple[str, str, str | None, str]:

@@ -47,7 +47,7 @@ ALIGNMENTS = ("common", "carry-forward")
 COMPARE_SQL = """
 WITH picked AS (
     SELECT family, date, {metric} AS value FROM family_daily
-    WHERE list_contains($families, family)
+    WHERE list_contains($families, family) AND platform = 'huggingface'
 ), grid AS (
     SELECT date FROM picked
     WHERE date >= coalesce($since, date) AND date <= coalesce($until, date)

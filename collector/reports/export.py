@@ -41,7 +41,7 @@ TABLES = {
     ),
 }
 _WHERE = (
-    "list_contains(coalesce($families, [family]), family) "
+    "list_contains(coalesce($families, [family]), family) AND platform = 'huggingface' "
     "AND date >= coalesce($since, date) AND date <= coalesce($until, date)"
 )
 

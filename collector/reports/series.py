@@ -112,7 +112,8 @@ SELECT strftime(date, $format) AS period, max(date) AS date, count(*) AS day_run
        CAST(sum(new_downloads) AS BIGINT) AS new_downloads,
        string_agg(DISTINCT source, ',' ORDER BY source) AS source
 FROM family_daily
-WHERE family = $family AND date >= coalesce($since, date) AND date <= coalesce($until, date)
+WHERE family = $family AND platform = 'huggingface'
+  AND date >= coalesce($since, date) AND date <= coalesce($until, date)
 GROUP BY period ORDER BY date
 """
 
@@ -182,7 +183,7 @@ def _group_order(g: str) -> tuple[int, str]:
 
 
 def _range(family: str, since: date | None, until: date | None) -> tuple[str, list[Any]]:
-    where: list[str] = ["family = ?"]
+    where: list[str] = ["family = ?", "platform = 'huggingface'"]
     params: list[Any] = [family]
     if since:
         where.append("date >= ?")
@@ -200,7 +201,8 @@ def day_run(
     check_family(con, family)
     rows = _rows(
         con,
-        """SELECT date, run_id FROM day_runs WHERE family = ? AND (? IS NULL OR date <= ?)
+        """SELECT date, run_id FROM day_runs
+           WHERE family = ? AND platform = 'huggingface' AND (? IS NULL OR date <= ?)
            ORDER BY date DESC LIMIT 1""",
         [family, as_of, as_of],
     )
@@ -274,7 +276,8 @@ def why(con: duckdb.DuckDBPyConnection, family: str, repo_id: str) -> dict[str, 
         last = _rows(
             con,
             """SELECT d.date FROM membership m JOIN day_runs d
-                 ON d.family = m.family AND d.run_id BETWEEN m.first_run AND m.last_run
+                 ON d.family = m.family AND d.platform = m.platform
+                AND d.run_id BETWEEN m.first_run AND m.last_run
                WHERE m.family = ? AND m.repo_key = ? ORDER BY d.date DESC LIMIT 1""",
             [family, found[0]["repo_key"]],
         )
@@ -316,7 +319,8 @@ SELECT r.repo_id, arg_max(d.last_role, d.run_id) AS role,
 FROM member_deltas d JOIN repos r USING (repo_key)
 LEFT JOIN members_daily m
   ON m.family = d.family AND m.run_id = $end_run AND m.repo_key = d.repo_key
-WHERE d.family = $family AND d.date >= coalesce($since, d.date) AND d.date <= $until
+WHERE d.family = $family AND d.platform = 'huggingface'
+  AND d.date >= coalesce($since, d.date) AND d.date <= $until
 GROUP BY r.repo_id HAVING sum(d.new_downloads) > 0
 """
 
@@ -361,7 +365,8 @@ def top(
     if by == "new_downloads":
         bounds = con.execute(
             """SELECT min(date), max(date), CAST(sum(new_downloads) AS BIGINT) FROM family_daily
-               WHERE family = ? AND date >= coalesce(?, date) AND date <= ?""",
+               WHERE family = ? AND platform = 'huggingface'
+                 AND date >= coalesce(?, date) AND date <= ?""",
             [family, since, run["date"]],
         ).fetchall()[0]
         rows = _rows(
@@ -373,7 +378,9 @@ def top(
         result["since"] = bounds[0].isoformat() if bounds[0] else None
         # a day-run's new downloads are those since the previous day-run
         before = con.execute(
-            "SELECT max(date) FROM day_runs WHERE family = ? AND date < ?", [family, bounds[0]]
+            "SELECT max(date) FROM day_runs WHERE family = ? AND platform = 'huggingface' "
+            "AND date < ?",
+            [family, bounds[0]],
         ).fetchall()[0][0]
         result["counted_from"] = (before or bounds[0]).isoformat() if bounds[0] else None
     else:

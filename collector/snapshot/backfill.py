@@ -231,9 +231,10 @@ SOURCE_COLUMNS = [
 def imported_sources(con: Any) -> list[dict[str, Any]]:
     """What was imported: per family, source, dataset, revision and lineage basis."""
     cur = con.execute(
-        """SELECT family, source, dataset, revision, lineage_basis, count(*) AS days,
-                  min(day) AS first_day, max(day) AS last_day, max(imported_at) AS imported_at
-           FROM imports GROUP BY ALL ORDER BY family, first_day"""
+        """SELECT i.family, r.source, i.dataset, r.revision, r.lineage_basis, count(*) AS days,
+                  min(i.day) AS first_day, max(i.day) AS last_day,
+                  max(i.imported_at) AS imported_at
+           FROM imports i JOIN runs r USING (run_id) GROUP BY ALL ORDER BY family, first_day"""
     )
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -274,16 +275,16 @@ def check(
         own = con.sql(
             """
             SELECT m.date, m.repo_id, m.downloads_all_time
-            FROM members_daily m JOIN runs r USING (run_id)
-            WHERE m.family = ? AND r.strategy <> ?
+            FROM members_daily m JOIN sources s USING (source)
+            WHERE m.family = ? AND m.platform = ? AND s.own
             """,
-            params=[family.name, imports.IMPORT_STRATEGY],
+            params=[family.name, imports.PLATFORM],
         ).to_arrow_table()
         names = con.sql(
             """
             SELECT DISTINCT n.repo_id AS alias, r.repo_id
             FROM membership m JOIN repos r USING (repo_key) JOIN repo_names n USING (repo_key)
-            WHERE m.family = ?
+            WHERE m.family = ? AND m.platform = 'huggingface'
             """,
             params=[family.name],
         ).to_arrow_table()

@@ -49,9 +49,9 @@ def warehouse_lineage(con: duckdb.DuckDBPyConnection, family: str) -> Lineage | 
     """The members at the family's newest complete own snapshot, with every id each of
     them was seen under (the Hub `_id` links renames); None without such a snapshot."""
     row = con.execute(
-        f"""SELECT run_id, CAST(started_at AS DATE) FROM runs
-            WHERE family = ? AND status = 'complete' AND {own_runs_sql()}
-            ORDER BY started_at DESC, run_id DESC LIMIT 1""",
+        """SELECT r.run_id, CAST(r.started_at AS DATE) FROM runs r JOIN sources s USING (source)
+           WHERE r.family = ? AND r.status = 'complete' AND s.own AND s.platform = 'huggingface'
+           ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1""",
         [family],
     ).fetchall()
     if not row:
@@ -63,7 +63,7 @@ def warehouse_lineage(con: duckdb.DuckDBPyConnection, family: str) -> Lineage | 
                m.role, m.relation, m.depth, p.repo_id AS parent_id
         FROM membership m JOIN repos r USING (repo_key)
         LEFT JOIN repos p ON p.repo_key = m.parent_key
-        WHERE m.family = ? AND ? BETWEEN m.first_run AND m.last_run
+        WHERE m.family = ? AND m.platform = 'huggingface' AND ? BETWEEN m.first_run AND m.last_run
         """,
         params=[family, run_id],
     ).to_arrow_table()
@@ -72,7 +72,7 @@ def warehouse_lineage(con: duckdb.DuckDBPyConnection, family: str) -> Lineage | 
         SELECT DISTINCT n.repo_id AS alias, r.repo_id
         FROM membership m JOIN repos r USING (repo_key)
         JOIN repo_names n ON n.repo_key = r.repo_key
-        WHERE m.family = ? AND ? BETWEEN m.first_run AND m.last_run
+        WHERE m.family = ? AND m.platform = 'huggingface' AND ? BETWEEN m.first_run AND m.last_run
         """,
         params=[family, run_id],
     ).to_arrow_table()
@@ -82,11 +82,6 @@ def warehouse_lineage(con: duckdb.DuckDBPyConnection, family: str) -> Lineage | 
         members,
         names,
     )
-
-
-def own_runs_sql() -> str:
-    """SQL condition on `runs` for the warehouse's own snapshots (not imports)."""
-    return "strategy <> 'import'"
 
 
 def dataset_lineage(models: Path, children: Path, family: Family, revision: str) -> Lineage:

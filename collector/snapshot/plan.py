@@ -137,11 +137,12 @@ class Plan:
 def read_history(con: duckdb.DuckDBPyConnection) -> History:
     """Member counts of each family's last complete run, and the last crawl's Hub size."""
     rows = con.execute(
-        """SELECT family, members FROM runs WHERE status = 'complete'
+        """SELECT family, members FROM runs WHERE status = 'complete' AND source = 'hub'
            QUALIFY row_number() OVER (PARTITION BY family ORDER BY run_id DESC) = 1"""
     ).fetchall()
     hub = con.execute(
-        """SELECT repos_seen FROM runs WHERE status = 'complete' AND strategy = 'hub'
+        """SELECT repos_seen FROM runs
+           WHERE status = 'complete' AND source = 'hub' AND strategy = 'hub'
            ORDER BY run_id DESC LIMIT 1"""
     ).fetchall()
     return History({f: int(m) for f, m in rows}, int(hub[0][0]) if hub else None)

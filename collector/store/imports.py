@@ -1,8 +1,9 @@
 """Writing imported history (days read from a public dataset) into the warehouse, set-based.
 
 An import is the family's days before its first own snapshot, each stored as a run of its
-own (strategy 'import', recorded in `imports` with source, revision and lineage basis) in
-the same tables as a snapshot, so every view, report and claim reads it unchanged:
+own (strategy 'import'; `runs.source`, `revision`, `lineage_basis`; `imports` holds the
+dataset's notes on the day) in the same tables as a snapshot, on the Hugging Face platform,
+so every view, report and claim reads it unchanged:
 
 - run ids of imported days are negative and ordered by day (`import_run_id`), so they
   sort before every own snapshot of any family and day-runs stay in time order whatever
@@ -13,8 +14,10 @@ the same tables as a snapshot, so every view, report and claim reads it unchange
   later own snapshots rely on (a counter row they did not repeat, an interval they
   extended) are first re-anchored on those snapshots, so nothing of theirs is lost.
 
-Writing day by day through the snapshot's commit would cost a pass over the whole counter
-table per day (quadratic in the days); these statements each run once per import.
+The commit path of snapshots (collector/snapshot/commit.py) writes one run at a time, in
+time order, and compares each with the latest stored counters: day by day that is a pass over
+the whole counter table per day (quadratic in the days), and it cannot put days before
+existing snapshots. These statements each run once per import, whatever its days.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pyarrow as pa
 from collector.store import rollup
 
 IMPORT_STRATEGY = "import"
+PLATFORM = "huggingface"  # the platform of every import so far (sources.platform)
 _EPOCH = date(1970, 1, 1)
 _BASE = -(2**50)
 _PER_DAY = 256  # imported runs of one day (one per family) before ids would collide
@@ -63,7 +67,8 @@ class WriteResult:
 def imported_days(con: duckdb.DuckDBPyConnection, family: str) -> dict[date, tuple[str, str, str]]:
     """The family's imported days: day -> (revision, lineage basis, row fingerprint)."""
     rows = con.execute(
-        "SELECT day, revision, lineage_basis, fingerprint FROM imports WHERE family = ?",
+        """SELECT i.day, r.revision, r.lineage_basis, i.fingerprint
+           FROM imports i JOIN runs r USING (run_id) WHERE i.family = ?""",
         [family],
     ).fetchall()
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
@@ -72,9 +77,10 @@ def imported_days(con: duckdb.DuckDBPyConnection, family: str) -> dict[date, tup
 def first_own_day(con: duckdb.DuckDBPyConnection, family: str) -> date | None:
     """The UTC day of the family's first own snapshot (complete or partial), if any."""
     row = con.execute(
-        """SELECT min(CAST(started_at AS DATE)) FROM runs WHERE family = ?
-           AND strategy <> ? AND status IN ('complete', 'partial')""",
-        [family, IMPORT_STRATEGY],
+        """SELECT min(CAST(r.started_at AS DATE)) FROM runs r JOIN sources s USING (source)
+           WHERE r.family = ? AND s.own AND s.platform = ?
+             AND r.status IN ('complete', 'partial')""",
+        [family, PLATFORM],
     ).fetchall()
     return row[0][0]
 
@@ -144,13 +150,14 @@ def _delete_imported(con: duckdb.DuckDBPyConnection, family: str) -> None:
     # copy it to the first own day-run (of any family) that counts the repo.
     con.execute(
         """
-        INSERT INTO counts
+        INSERT INTO counts (repo_key, run_id, downloads_30d, downloads_all_time, likes)
         WITH used AS (
             SELECT DISTINCT repo_key FROM counts WHERE run_id IN (SELECT run_id FROM old_runs)
         ), deps AS (
             SELECT m.repo_key, min(d.run_id) AS run_id
             FROM membership m JOIN used USING (repo_key)
-            JOIN day_runs d ON d.family = m.family AND d.run_id BETWEEN m.first_run AND m.last_run
+            JOIN day_runs d ON d.family = m.family AND d.platform = m.platform
+                           AND d.run_id BETWEEN m.first_run AND m.last_run
             WHERE d.run_id NOT IN (SELECT run_id FROM imports)
             GROUP BY m.repo_key
         )
@@ -167,16 +174,18 @@ def _delete_imported(con: duckdb.DuckDBPyConnection, family: str) -> None:
             f"""
             UPDATE {table} t SET first_run = (
                 SELECT min(d.run_id) FROM day_runs d
-                WHERE d.family = t.family AND d.run_id BETWEEN t.first_run AND t.last_run
+                WHERE d.family = t.family AND d.platform = t.platform
+                  AND d.run_id BETWEEN t.first_run AND t.last_run
                   AND d.run_id NOT IN (SELECT run_id FROM old_runs))
-            WHERE t.family = ? AND t.first_run IN (SELECT run_id FROM old_runs)
+            WHERE t.family = ? AND t.platform = ? AND t.first_run IN (SELECT run_id FROM old_runs)
               AND t.last_run NOT IN (SELECT run_id FROM old_runs)
             """,
-            [family],
+            [family, PLATFORM],
         )
         con.execute(
-            f"DELETE FROM {table} WHERE family = ? AND last_run IN (SELECT run_id FROM old_runs)",
-            [family],
+            f"""DELETE FROM {table} WHERE family = ? AND platform = ?
+                AND last_run IN (SELECT run_id FROM old_runs)""",
+            [family, PLATFORM],
         )
     con.execute("DELETE FROM imports WHERE run_id IN (SELECT run_id FROM old_runs)")
     con.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM old_runs)")
@@ -240,28 +249,33 @@ def _insert(
     con.execute(
         """
         INSERT INTO runs (run_id, family, started_at, finished_at, status, strategy,
-                          repos_seen, members, stale, problems)
+                          repos_seen, members, stale, problems, source, revision, lineage_basis)
         SELECT d.run_id, $family, CAST(d.day AS TIMESTAMP), $now,
                CASE WHEN d.partial THEN 'partial' ELSE 'complete' END, $strategy,
                (SELECT count(*) FROM imported i WHERE i.day = d.day),
                (SELECT count(*) FROM imp_present p WHERE p.idx = d.idx),
                (SELECT count(*) FROM imp_present p WHERE p.idx = d.idx AND p.stale),
-               d.flags
+               d.flags, $source, $revision, $basis
         FROM imp_days d
         """,
-        {"family": family, "now": now, "strategy": IMPORT_STRATEGY},
+        {
+            "family": family,
+            "now": now,
+            "strategy": IMPORT_STRATEGY,
+            "source": source,
+            "revision": revision,
+            "basis": lineage_basis,
+        },
     )
     con.executemany(
-        "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """INSERT INTO imports (run_id, family, day, dataset, flags, fingerprint, imported_at,
+                               all_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             (
                 rid,
                 family,
                 d.day,
-                source,
                 dataset,
-                revision,
-                lineage_basis,
                 json.dumps(d.flags) if d.flags else None,
                 prints.get(d.day, "0:0"),
                 now,
@@ -278,7 +292,7 @@ def _insert(
     )
     con.execute(
         """
-        INSERT INTO stale
+        INSERT INTO stale (run_id, repo_key)
         SELECT d.run_id, p.repo_key FROM imp_present p JOIN imp_days d USING (idx) WHERE p.stale
         """
     )
@@ -286,7 +300,7 @@ def _insert(
     # keeps the last one known (as a snapshot does), so dl_all stays NULL before it exists.
     con.execute(
         """
-        INSERT INTO counts
+        INSERT INTO counts (repo_key, run_id, downloads_30d, downloads_all_time, likes)
         WITH v AS (
             SELECT k.repo_key, d.run_id, d.idx,
                    last_value(i.dl30 IGNORE NULLS) OVER w AS d30,
@@ -322,7 +336,8 @@ def _insert(
     )
     con.execute(
         """
-        INSERT INTO membership
+        INSERT INTO membership (family, repo_key, first_run, last_run, role, relation, depth,
+                                parent_key)
         SELECT $family, k.repo_key, s.first_run, s.last_run, k.role,
                CASE WHEN k.role = 'derivative' THEN coalesce(k.relation, 'unspecified') END,
                k.depth, p.repo_key
@@ -333,7 +348,7 @@ def _insert(
     )
     con.execute(
         """
-        INSERT INTO edges
+        INSERT INTO edges (family, child_key, parent_id, relation, first_run, last_run)
         SELECT DISTINCT $family, k.repo_key, k.parent_id, coalesce(k.relation, 'unspecified'),
                s.first_run, s.last_run
         FROM imp_islands s JOIN imp_keys k USING (repo_key)
@@ -353,10 +368,12 @@ def _upsert_repos(con: duckdb.DuckDBPyConnection, first_run: int) -> None:
         CREATE OR REPLACE TEMP TABLE imp_keys AS
         WITH by_hub AS (
             SELECT m.repo_id, min(r.repo_key) AS repo_key
-            FROM imp_members m JOIN repos r ON r.hub_id = m.hub_id GROUP BY m.repo_id
+            FROM imp_members m JOIN repos r ON r.hub_id = m.hub_id
+            WHERE r.platform = 'huggingface' GROUP BY m.repo_id
         ), by_name AS (
             SELECT a.repo_id, max(n.repo_key) AS repo_key
             FROM imp_names_arrow a JOIN repo_names n ON n.repo_id = a.alias
+            JOIN repos r ON r.repo_key = n.repo_key AND r.platform = 'huggingface'
             GROUP BY a.repo_id
         )
         SELECT m.*, coalesce(h.repo_key, b.repo_key) AS repo_key

@@ -1,7 +1,9 @@
 """The warehouse schema: ordered, named migrations, each recorded in `_migrations`.
 
 Every migration runs in one transaction together with its record, so a warehouse is
-always at a known version. Never edit a released migration: add the next one.
+always at a known version. Never edit a released migration: add the next one. Each holds
+the SQL it ran (the long texts of m002-m007 in frozen.py); the views in force are
+(re)created from views.py after the migrations, whenever their recorded version differs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from collector.errors import WarehouseError
+from collector.store import frozen, views
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
@@ -109,15 +112,11 @@ def m001_initial(db: duckdb.DuckDBPyConnection) -> None:
 
 @migration
 def m002_views(db: duckdb.DuckDBPyConnection) -> None:
-    from collector.store.views import VIEWS_SQL
-
-    db.execute(VIEWS_SQL)
+    db.execute(frozen.M002_VIEWS)
 
 
 @migration
 def m003_partial_runs(db: duckdb.DuckDBPyConnection) -> None:
-    from collector.store.views import PARTIAL_RUNS_SQL
-
     db.execute(
         """
         ALTER TABLE runs ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0;  -- HTTP 429s met
@@ -134,98 +133,77 @@ def m003_partial_runs(db: duckdb.DuckDBPyConnection) -> None:
         );
         """
     )
-    db.execute(PARTIAL_RUNS_SQL)
+    db.execute(frozen.M003_VIEWS)
 
 
 @migration
 def m007_daily_rollup(db: duckdb.DuckDBPyConnection) -> None:
     """Per-family daily sums maintained by each snapshot (collector/store/rollup.py), so that
-    reports cost the same whatever the length of the history."""
-    from collector.store import rollup
-    from collector.store.views import ROLLUP_VIEWS_SQL
+    reports cost the same whatever the length of the history; filled once from the event
+    views of the time."""
+    db.execute(frozen.M007_TABLES)
+    db.execute(frozen.M007_FILL)
+    db.execute(frozen.M007_VIEWS)
 
+
+@migration
+def m008_sources(db: duckdb.DuckDBPyConnection) -> None:
+    """Where a run's counters come from (its source) and on which platform they count.
+
+    Every run so far is an own snapshot of the Hugging Face Hub. A repo, its membership
+    and lineage intervals and the rollup belong to one platform: the same id on ModelScope
+    is another repo, and a family's daily series is kept per platform.
+    """
     db.execute(
         """
-        -- Per family and day-run, the sums of member_deltas (one row per day-run).
-        CREATE TABLE rollup_days (
-            family VARCHAR NOT NULL, run_id BIGINT NOT NULL,
-            d_repos BIGINT NOT NULL, d_all_time BIGINT NOT NULL, d_official BIGINT NOT NULL,
-            d_d30 BIGINT NOT NULL, d_likes BIGINT NOT NULL, d_official_repos BIGINT NOT NULL,
-            d_official_d30 BIGINT NOT NULL, d_official_likes BIGINT NOT NULL,
-            new_downloads BIGINT NOT NULL, decreases BIGINT NOT NULL, departed BIGINT NOT NULL,
-            PRIMARY KEY (family, run_id)
+        -- Each source a run can come from. `own`: collector's own snapshot, which beats an
+        -- import of the same day on the same platform (see views.DAY_CHOICE).
+        CREATE TABLE sources (
+            source   VARCHAR PRIMARY KEY,
+            platform VARCHAR NOT NULL,
+            own      BOOLEAN NOT NULL,
+            about    VARCHAR NOT NULL
         );
-        -- Per family, day-run and lineage group: the change of cumulative downloads.
-        CREATE TABLE rollup_groups (
-            family VARCHAR NOT NULL, run_id BIGINT NOT NULL, dimension VARCHAR NOT NULL,
-            grp VARCHAR, delta BIGINT NOT NULL
-        );
-        -- Decreases, departures and members first seen though created earlier.
-        CREATE TABLE rollup_anomalies (
-            family VARCHAR NOT NULL, run_id BIGINT NOT NULL, repo_key BIGINT NOT NULL,
-            kind VARCHAR NOT NULL, previous BIGINT, current BIGINT
-        );
-        -- Each repo ever visible in a family, as of the family's last day-run.
-        CREATE TABLE rollup_state (
-            family VARCHAR NOT NULL, repo_key BIGINT NOT NULL, is_member BOOLEAN NOT NULL,
-            contrib BIGINT, last_role VARCHAR, last_relation VARCHAR, last_depth INTEGER,
-            d30 BIGINT NOT NULL, likes BIGINT NOT NULL
-        );
-        -- The state before the last day-run of the repos it changed (present: was visible).
-        CREATE TABLE rollup_undo (
-            family VARCHAR NOT NULL, repo_key BIGINT NOT NULL, run_id BIGINT NOT NULL,
-            present BOOLEAN NOT NULL, is_member BOOLEAN, contrib BIGINT, last_role VARCHAR,
-            last_relation VARCHAR, last_depth INTEGER, d30 BIGINT, likes BIGINT
-        );
+        INSERT INTO sources VALUES
+            ('hub', 'huggingface', true, 'own snapshot of the Hugging Face Hub API'),
+            ('modelpulse', 'huggingface', false,
+             'daily Hugging Face history imported from a public dataset'),
+            ('modelscope', 'modelscope', true, 'own snapshot of the ModelScope API');
+
+        ALTER TABLE runs ADD COLUMN source VARCHAR NOT NULL DEFAULT 'hub';
+        ALTER TABLE runs ADD COLUMN revision VARCHAR;       -- dataset revision imported from
+        ALTER TABLE runs ADD COLUMN lineage_basis VARCHAR;  -- how an import decided membership
+        ALTER TABLE repos ADD COLUMN platform VARCHAR NOT NULL DEFAULT 'huggingface';
+        ALTER TABLE membership ADD COLUMN platform VARCHAR NOT NULL DEFAULT 'huggingface';
+        ALTER TABLE edges ADD COLUMN platform VARCHAR NOT NULL DEFAULT 'huggingface';
+        ALTER TABLE rollup_days ADD COLUMN platform VARCHAR NOT NULL DEFAULT 'huggingface';
+        ALTER TABLE rollup_groups ADD COLUMN platform VARCHAR NOT NULL DEFAULT 'huggingface';
+        ALTER TABLE rollup_anomalies ADD COLUMN platform VARCHAR NOT NULL DEFAULT 'huggingface';
+        ALTER TABLE rollup_state ADD COLUMN platform VARCHAR NOT NULL DEFAULT 'huggingface';
+        ALTER TABLE rollup_undo ADD COLUMN platform VARCHAR NOT NULL DEFAULT 'huggingface';
         """
     )
-    # `counts` without its primary-key index: the index took three times the bytes of the
-    # counters themselves (bench/results.md), so each stored change cost ~38 bytes instead
-    # of ~10. Nothing looks counters up by key (reads are ASOF joins and range scans), and
-    # the snapshot writes one row per repo and run.
-    db.execute(
-        """
-        CREATE TABLE counts_m007 (
-            repo_key           BIGINT NOT NULL,
-            run_id             BIGINT NOT NULL,
-            downloads_30d      BIGINT,
-            downloads_all_time BIGINT,
-            likes              BIGINT
-        );
-        INSERT INTO counts_m007 SELECT * FROM counts ORDER BY run_id, repo_key;
-        DROP TABLE counts;
-        ALTER TABLE counts_m007 RENAME TO counts;
-        """
-    )
-    rollup.rebuild(db)
-    db.execute(ROLLUP_VIEWS_SQL)
 
 
 @migration
 def m010_imports(db: duckdb.DuckDBPyConnection) -> None:
-    """Days imported from public datasets (collector/store/imports.py): where each came
-    from, and views that show all-time counters only where the source had them."""
-    from collector.store.views import import_views_sql
-
+    """Days imported from public datasets (collector/store/imports.py): what the run row
+    does not say (its source, revision and lineage basis are in `runs` since m008)."""
     db.execute(
         """
         -- One row per imported day-run (runs.strategy = 'import').
         CREATE TABLE imports (
-            run_id        BIGINT PRIMARY KEY,
-            family        VARCHAR NOT NULL,
-            day           DATE NOT NULL,
-            source        VARCHAR NOT NULL,   -- e.g. modelpulse
-            dataset       VARCHAR NOT NULL,   -- e.g. modelpulse/model-pulse-data
-            revision      VARCHAR NOT NULL,   -- the dataset's commit sha
-            lineage_basis VARCHAR NOT NULL,   -- snapshot:<run_id> | dataset:<revision>
-            flags         VARCHAR,            -- JSON list of the source's notes on the day
-            fingerprint   VARCHAR NOT NULL,   -- of the day's imported rows (reimports)
-            imported_at   TIMESTAMP NOT NULL,
-            all_time      BOOLEAN             -- false: the source had no all-time counters
+            run_id      BIGINT PRIMARY KEY,
+            family      VARCHAR NOT NULL,
+            day         DATE NOT NULL,
+            dataset     VARCHAR NOT NULL,   -- e.g. modelpulse/model-pulse-data
+            flags       VARCHAR,            -- JSON list of the dataset's notes on the day
+            fingerprint VARCHAR NOT NULL,   -- of the day's imported rows (reimports)
+            imported_at TIMESTAMP NOT NULL,
+            all_time    BOOLEAN             -- false: the dataset had no all-time counters
         );
         """
     )
-    db.execute(import_views_sql(db))
 
 
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
@@ -251,9 +229,12 @@ def pending(db: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply every pending migration, each in one transaction with its record."""
+    """Apply every pending migration, each in one transaction with its record, then
+    install the current views if the warehouse holds other ones."""
     todo = pending(db)
     if not todo:
+        if views.installed(db) != views.VERSION:
+            _install_views(db)
         return []
     db.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)"
@@ -272,4 +253,15 @@ def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
         except Exception:
             db.execute("ROLLBACK")
             raise
+    _install_views(db)
     return todo
+
+
+def _install_views(db: duckdb.DuckDBPyConnection) -> None:
+    db.execute("BEGIN TRANSACTION")
+    try:
+        views.install(db)
+        db.execute("COMMIT")
+    except Exception:
+        db.execute("ROLLBACK")
+        raise

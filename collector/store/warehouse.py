@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from collector.errors import WarehouseBusy, WarehouseError
-from collector.store import migrations
+from collector.store import migrations, views
 
 DB_ENV = "COLLECTOR_DB"
 DEFAULT_DB = "warehouse.duckdb"
@@ -77,6 +77,10 @@ def reader(path: str | os.PathLike[str] | None = None) -> Iterator[duckdb.DuckDB
             raise WarehouseError(
                 f"warehouse {p} uses an older schema (missing {todo[0]}); "
                 f"run `collector migrate --db {p}`"
+            )
+        if views.installed(con) != views.VERSION:
+            raise WarehouseError(
+                f"warehouse {p} holds older views; run `collector migrate --db {p}`"
             )
         yield con
     finally:
