@@ -359,8 +359,8 @@ def report(
             "partial_days": series.partial_days,
         }
         columns = reports.PERIOD_COLUMNS if period else reports.SERIES_COLUMNS
-        if reports.mixed_sources(rows):  # own snapshots next to imported days: say which
-            columns = [*columns, "source"]
+        if fmt in (Format.table, Format.markdown) and reports.mixed_sources(rows):
+            columns = [*columns, "source"]  # own snapshots next to imported days: say which
         title = f"{family}: " + (f"every {period}" if period else "daily")
         notes = _partial_notes(series.partial_days) + _anomaly_notes(series.anomalies)
         doc = Document(

@@ -97,6 +97,12 @@ def _make(path: Path, version: str, partial: bool) -> None:
         con.execute(PARTIAL)
     if version == "m007_daily_rollup":
         con.execute(frozen.M007_FILL)  # the rollup its snapshots kept
+    elif version == "m008_sources":
+        # the rollup its snapshots kept (the current rules), without what m010 added
+        migrations.migrate(con)
+        rollup.rebuild(con)
+        con.execute("DROP TABLE imports")
+        con.execute("DELETE FROM _migrations WHERE name > 'm008_sources'")
     elif version == names[-1]:
         migrations.migrate(con)  # the current views
         rollup.rebuild(con)
