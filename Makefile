@@ -11,8 +11,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP) ## snapshot the qwen family into ./warehouse.duckdb and print the trend
-	$(BIN)/collector snapshot --family qwen --strategy auto
+run: $(STAMP) ## check the Hub, snapshot the qwen family into ./warehouse.duckdb, print the trend
+	$(BIN)/collector doctor
+	$(BIN)/collector snapshot --family qwen
 	$(BIN)/collector report --family qwen
 
 test: $(STAMP) ## run the whole test suite

@@ -30,6 +30,7 @@ from collector.scheduling.schedules import load_schedules
 from collector.snapshot import backfill as backfill_mod
 from collector.snapshot import discovery
 from collector.snapshot.run import RunResult, now_utc, take_snapshot
+from collector.sources import doctor as doctor_mod
 from collector.sources.hub import HubClient
 from collector.sources.items import Problems
 from collector.store import warehouse
@@ -161,10 +162,11 @@ def snapshot(
     resume: Annotated[
         bool,
         typer.Option(
-            "--resume",
-            help="Continue an interrupted snapshot where it stopped (else it is started over).",
+            "--resume/--fresh",
+            help="Continue an unfinished snapshot of the same families where it stopped "
+            "(the default; one line says so), or start over with --fresh.",
         ),
-    ] = False,
+    ] = True,
     strategy: Annotated[
         Strategy | None,
         typer.Option(
@@ -833,6 +835,23 @@ def status(
         if fmt in (Format.csv, Format.tsv):
             for w in state["warnings"]:
                 typer.echo(f"Warning: {w}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+@_errors
+def doctor(*, fmt: FormatOpt = Format.table) -> None:
+    """Check on the Hub, in a few requests, every assumption a snapshot makes (exit 1 if one
+    that a snapshot needs is broken)."""
+    checks = doctor_mod.diagnose(HubClient())
+    rows = [
+        {"check": c.name, "result": "ok" if c.ok else "FAIL" if c.fatal else "warn", "seen": c.seen}
+        for c in checks
+    ]
+    broken = [c.name for c in checks if not c.ok and c.fatal]
+    note = f"Broken: {', '.join(broken)}; a snapshot would be wrong" if broken else "Ready"
+    _out(Document(["check", "result", "seen"], rows, {"checks": rows}, notes=[note]), fmt)
+    if broken:
         raise typer.Exit(1)
 
 

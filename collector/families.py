@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from collector.errors import UsageError
+from collector.sources.items import REPO_ID_RE
 
 FAMILIES_ENV = "COLLECTOR_FAMILIES"
 STRATEGIES = ("lineage", "hub", "auto")
@@ -26,7 +27,6 @@ _KNOWN_KEYS = {
     "strategy",
 }
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Family:
     max_depth: int | None = None
     name_pattern: str | None = None
     search: str = ""
-    strategy: str = "lineage"
+    strategy: str = "auto"
     source: str = field(default="", compare=False)
 
     def is_official(self, repo_id: str, author: str | None) -> bool:
@@ -117,7 +117,7 @@ def _parse_family(src: Path, name: str, spec: object) -> Family:
     authors = _str_list(where, "authors", spec.get("authors", []))
     repos = _str_list(where, "repos", spec.get("repos", []))
     for repo in repos:
-        if not _REPO_RE.match(repo):
+        if "/" not in repo or not REPO_ID_RE.match(repo):
             raise UsageError(f"{where}: field 'repos': {repo!r} is not a repo id like 'org/name'")
     if not authors and not repos:
         raise UsageError(f"{where}: field 'authors': needs at least one author or one repo")
@@ -142,7 +142,7 @@ def _parse_family(src: Path, name: str, spec: object) -> Family:
     search = spec.get("search", name)
     if not isinstance(search, str) or not search.strip():
         raise UsageError(f"{where}: field 'search': must be a non-empty string")
-    strategy = spec.get("strategy", "lineage")
+    strategy = spec.get("strategy", "auto")
     if strategy not in STRATEGIES:
         raise UsageError(f"{where}: field 'strategy': must be one of {', '.join(STRATEGIES)}")
     return Family(

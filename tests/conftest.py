@@ -30,6 +30,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     db = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("COLLECTOR_DB", str(db))
     monkeypatch.setenv("COLLECTOR_RETRY_WAIT", "0.01")
+    # A failing listing page fails after max_retries: tests of patience set their own.
+    monkeypatch.setenv("COLLECTOR_PATIENCE", "0")
     monkeypatch.setenv("COLLECTOR_LOCK_WAIT", "2")
     monkeypatch.setenv("COLUMNS", "200")
     for name in ("COLLECTOR_FAMILIES", "COLLECTOR_NOW", "HF_ENDPOINT", "HF_TOKEN"):

@@ -10,6 +10,11 @@ against it should work against https://huggingface.co:
 * Fixed-window rate limiting with ``ratelimit`` / ``ratelimit-policy`` headers.
 * Fault injection (429s, 5xx, connection resets, slow, truncated or non-JSON bodies) and data
   faults (pages repeating an item, a callback after each page to mutate state mid-listing).
+* The real Hub's hard parts: a per-request ``latency``, ``outage()`` lasting minutes on the
+  hub's clock (CDN-style bare 429s and 503s), repos disabled with a 403 (``disable``),
+  legacy ids without an org that redirect (``add_redirect``), detail lookups in any letter
+  case, and ``breaks``: assumptions of the client (see ``BREAKS``) the fake can be told to
+  violate, for ``collector doctor``.
 
 Standard library only. Nothing is logged; requests are recorded in ``FakeHub.requests``.
 """
@@ -49,6 +54,19 @@ FAULT_KINDS = frozenset(
     "429 429_retry_after 429_bare 500 502 503 reset slow truncated invalid_json".split()
 )
 RATE_LIMIT_MODES = frozenset({"headers", "retry_after", "bare"})
+# Assumptions about the Hub the fake can be told to break (FakeHub(breaks=...)):
+BREAKS = frozenset(
+    {
+        "types",  # expanded listing items carry downloads as a string
+        "underscore_id",  # expanded listing items carry no _id
+        "page_size",  # pages hold at most 100 items whatever the limit
+        "link_params",  # next-page links keep only the cursor
+        "sort",  # sort=createdAt lists oldest first
+        "ratelimit",  # no ratelimit headers
+        "base_model_filter",  # filter=base_model:X returns only fine-tunes
+        "redirect",  # a renamed repo's old id answers 404
+    }
+)
 LEGACY_CREATED_AT = "2022-03-02T23:29:04.000Z"  # createdAt of every repo older than the field
 
 # Python-style keyword names accepted by add()/set(), mapped to the Hub's field names.
@@ -62,6 +80,28 @@ _HUB_NAMES = {
 _FIRST_UID = 0x65A000000000000000000000  # _ids are 24 hex digits, like MongoDB ObjectIds
 _FIRST_CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 _JSON = ("Content-Type", "application/json; charset=utf-8")
+
+
+class VirtualClock:
+    """A clock that real time moves, and that `sleep` moves forward without sleeping.
+
+    Give its `now` and `sleep` to both the FakeHub (clock, latency) and the client: minutes
+    of latency, backoff and rate-limit waits then cost nothing, while the real time spent
+    computing still counts.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._offset = 0.0
+
+    def now(self) -> float:
+        with self._lock:
+            return time.monotonic() + self._offset
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self._offset += seconds
 
 
 class LoggedRequest(NamedTuple):
@@ -101,6 +141,33 @@ class _Fault:
     @property
     def spent(self) -> bool:
         return self.seen >= self.after + self.times
+
+
+@dataclass
+class _Outage:
+    """From the first request after ``after`` (under ``path_prefix``), every request fails
+    for ``seconds`` of the hub's clock, cycling through ``kinds``."""
+
+    seconds: float
+    after: int
+    kinds: tuple[str, ...]
+    path_prefix: str
+    seen: int = 0
+    began: float | None = None
+    failed: int = 0
+
+    def fires(self, path: str, now: float) -> str | None:
+        if not path.startswith(self.path_prefix):
+            return None
+        self.seen += 1
+        if self.seen <= self.after:
+            return None
+        if self.began is None:
+            self.began = now
+        if now >= self.began + self.seconds:
+            return None
+        self.failed += 1
+        return self.kinds[(self.failed - 1) % len(self.kinds)]
 
 
 class _BadRequest(Exception):
@@ -256,9 +323,23 @@ class FakeHub:
         slow_seconds: float = 2.0,
         retry_after_seconds: int = 1,
         token_quota: int | None = None,
+        latency: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
+        breaks: Iterable[str] = (),
+        reject_tokens: bool = False,
     ) -> None:
         if rate_limit_mode not in RATE_LIMIT_MODES:
             raise ValueError(f"rate_limit_mode must be one of {sorted(RATE_LIMIT_MODES)}")
+        self.breaks = frozenset(breaks)
+        self.reject_tokens = reject_tokens  # a request with a token: 401 (expired token)
+        if self.breaks - BREAKS:
+            raise ValueError(f"unknown breaks {sorted(self.breaks - BREAKS)}; known: {sorted(BREAKS)}")
+        # Seconds every request takes before it is answered, slept with `sleep` (give a
+        # virtual clock's sleep to make minutes of latency cost nothing).
+        self.latency = latency
+        self.sleep = sleep
+        self._outages: list[_Outage] = []
+        self._disabled: set[str] = set()
         self.page_size = page_size
         self.max_page_size = max_page_size
         self.expand_includes_underscore_id = expand_includes_underscore_id
@@ -461,7 +542,44 @@ class FakeHub:
                     del self._redirects[old]
             self._order_cache.clear()
 
+    def disable(self, repo_id: str) -> None:
+        """Disable a repo: gone from listings, its detail answers 403 "Access to this
+        resource is disabled." (as the Hub does for repos taken down)."""
+        with self._lock:
+            self._items[repo_id]  # KeyError when absent
+            self._disabled.add(repo_id)
+            self._order_cache.clear()
+
+    def add_redirect(self, old_id: str, new_id: str) -> None:
+        """Make ``GET /api/models/{old_id}`` answer 307 to ``new_id`` (an existing repo);
+        ``old_id`` may be a legacy id without an org ("gpt2")."""
+        with self._lock:
+            self._items[new_id]  # KeyError when absent
+            self._redirects[old_id] = new_id
+
     # ----------------------------------------------------------------- faults & observation
+    def outage(
+        self,
+        seconds: float,
+        after: int = 0,
+        kinds: Iterable[str] = ("429_bare", "503"),
+        path_prefix: str = "/api/models",
+    ) -> None:
+        """An outage: from the first request after ``after`` of them, every request under
+        ``path_prefix`` fails for ``seconds`` of the hub's clock, with ``kinds`` in turn
+        (default: the CDN's bare 429s and 503s)."""
+        kinds = tuple(kinds)
+        if not kinds or set(kinds) - FAULT_KINDS:
+            raise ValueError(f"outage kinds must be among {sorted(FAULT_KINDS)}")
+        with self._lock:
+            self._outages.append(_Outage(seconds, after, kinds, path_prefix))
+
+    @property
+    def outage_failures(self) -> int:
+        """Requests failed by outages so far."""
+        with self._lock:
+            return sum(o.failed for o in self._outages)
+
     def inject(
         self, kind: str, times: int = 1, after: int = 0, path_prefix: str = "/api/models"
     ) -> None:
@@ -495,10 +613,17 @@ class FakeHub:
         split = urlsplit(handler.path)
         path, params = unquote(split.path), parse_qsl(split.query, keep_blank_values=True)
         authorization = handler.headers.get("Authorization", "")
+        if self.latency:
+            self.sleep(self.latency)
         with self._lock:
             self.authorizations.append(authorization)
             rate = self._hit_window(bool(authorization) and self.token_quota is not None)
             fault = self._take_fault(path)
+            if fault is None:
+                now = self.clock()
+                fault = next(
+                    (k for o in self._outages if (k := o.fires(path, now)) is not None), None
+                )
         if fault == "reset":
             self._record(handler.command, path, params, None)
             self._reset(handler)
@@ -506,7 +631,9 @@ class FakeHub:
         if fault == "slow":
             time.sleep(self.slow_seconds)
         try:
-            if fault in ("429", "429_retry_after", "429_bare", "500", "502", "503"):
+            if self.reject_tokens and authorization:
+                response = _error(401, "Invalid credentials in Authorization header")
+            elif fault in ("429", "429_retry_after", "429_bare", "500", "502", "503"):
                 response = self._fault_response(fault)
             elif fault == "invalid_json":
                 html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
@@ -534,7 +661,7 @@ class FakeHub:
                 return self._list_models(params)
             if method == "GET" and path.startswith("/api/models/"):
                 repo_id = path[len("/api/models/") :]
-                if repo_id.count("/") == 1 and all(repo_id.split("/")):
+                if repo_id.count("/") <= 1 and all(repo_id.split("/")):
                     return self._model_info(repo_id, params)
             return _error(404, "Not Found")
         except _BadRequest as exc:
@@ -554,7 +681,7 @@ class FakeHub:
                 raise _BadRequest(f"Invalid limit: {raw_limit!r}") from None
             if limit < 1:
                 raise _BadRequest(f"Invalid limit: {raw_limit!r}")
-        limit = min(limit, self.max_page_size)
+        limit = min(limit, 100 if "page_size" in self.breaks else self.max_page_size)
         raw_cursor = _last(multi, "cursor")
         cursor = _decode_cursor(raw_cursor) if raw_cursor is not None else None
         filters = multi.get("filter", [])
@@ -564,6 +691,13 @@ class FakeHub:
 
         def matches(item: dict) -> bool:
             tags = _tags(item)
+            if item["id"] in self._disabled:
+                return False
+            if "base_model_filter" in self.breaks and any(
+                f.startswith("base_model:") for f in filters
+            ):
+                if _parents(item)[1] not in (None, "finetune"):
+                    return False
             return (
                 all(f in tags for f in filters)
                 and (not author or str(item.get("author", "")).lower() == author)
@@ -590,7 +724,11 @@ class FakeHub:
             response = _json_response(200, [self._render(i, expand) for i in page], is_page=True)
         if more and last is not None:
             next_cursor = _encode_cursor(_sort_value(last, sort), last["_id"])
-            kept = [(k, v) for k, v in params if k != "cursor"]
+            kept = [
+                (k, v)
+                for k, v in params
+                if k != "cursor" and not ("link_params" in self.breaks and k != "limit")
+            ]
             query = urlencode([*kept, ("cursor", next_cursor)])
             response.headers.append(("Link", f'<{self.url}/api/models?{query}>; rel="next"'))
         return response
@@ -599,9 +737,16 @@ class FakeHub:
         expand = _parse_expand(_multi(params), DETAIL_EXPAND)
         with self._lock:
             item = self._items.get(repo_id)
+            if item is None:  # repo ids are case-insensitive on the Hub
+                lowered = repo_id.lower()
+                item = next((i for k, i in self._items.items() if k.lower() == lowered), None)
+            if item is not None and item["id"] in self._disabled:
+                return _error(403, "Access to this resource is disabled.")
             if item is not None:
                 return _json_response(200, self._render(item, expand, detail=True))
             new_id = self._redirects.get(repo_id)
+            if "redirect" in self.breaks:
+                new_id = None
         if new_id is not None:
             location = f"{self.url}/api/models/{quote(new_id, safe='/')}"
             if params:
@@ -621,6 +766,8 @@ class FakeHub:
                 ((_order_key(_sort_value(i, sort), i["_id"]), i) for i in self._items.values()),
                 key=lambda entry: entry[0],
             )
+            if "sort" in self.breaks and sort == "createdAt":  # oldest first, keys kept sorted
+                entries = [(k, i) for (k, _), (_, i) in zip(entries, reversed(entries), strict=True)]
             self._order_cache[sort] = ([k for k, _ in entries], [i for _, i in entries])
         return self._order_cache[sort]
 
@@ -629,7 +776,7 @@ class FakeHub:
         if expand is None:
             return {k: v for k, v in item.items() if k != "downloadsAllTime"}
         out = {"id": item["id"]}
-        if self.expand_includes_underscore_id:
+        if self.expand_includes_underscore_id and "underscore_id" not in self.breaks:
             out["_id"] = item["_id"]
         for key in expand:
             if detail and key == "baseModels":
@@ -648,6 +795,8 @@ class FakeHub:
                 out[key] = item.get("usedStorage", 0)
             elif key in item:
                 out[key] = item[key]
+        if "types" in self.breaks and "downloads" in out:
+            out["downloads"] = str(out["downloads"])
         return out
 
     def _hit_window(self, token: bool = False) -> tuple[bool, int, int, int] | None:
@@ -693,7 +842,7 @@ class FakeHub:
         self, response: _Response, rate: tuple[bool, int, int, int] | None
     ) -> None:
         values = response.ratelimit or (rate[1:3] if rate is not None else None)
-        if response.bare or values is None:
+        if response.bare or values is None or "ratelimit" in self.breaks:
             return
         response.headers.append(("ratelimit", f'"api";r={values[0]};t={values[1]}'))
         if self.quota is not None:

@@ -459,7 +459,7 @@ def kill_and_resume(
     world = build_world(settings, rng)
     families = workdir / "families.toml"
     families.write_text(
-        f'[families.acme]\nauthors = ["acme"]\nname_pattern = "{FAMILY.name_pattern}"\n'
+        f'[families.acme]\nauthors = ["acme"]\nname_pattern = "{FAMILY.name_pattern}"\nstrategy = "lineage"\n'
     )
     root = Path(__file__).resolve().parent.parent
     base_env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}

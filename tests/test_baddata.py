@@ -27,7 +27,7 @@ from tests.fakehub import FakeHub
 @pytest.fixture
 def garbage(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
     families = tmp_path / "families.toml"
-    families.write_text('[families.acme]\nauthors = ["acme"]\n')
+    families.write_text('[families.acme]\nauthors = ["acme"]\nstrategy = "lineage"\n')
     monkeypatch.setenv("COLLECTOR_FAMILIES", str(families))
     with FakeHub(max_page_size=3) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import Cli
 from tests.fakehub import FakeHub
 
-FAMILIES = '[families.acme]\nauthors = ["acme"]\n'
+FAMILIES = '[families.acme]\nauthors = ["acme"]\nstrategy = "lineage"\n'
 
 
 @pytest.fixture
@@ -66,8 +66,8 @@ def test_failed_snapshot_is_recorded_and_resume_continues_where_it_stopped(
     assert failed.stderr.strip() == (
         f"Error: snapshot of acme failed: 1 listing failed after retries (first: parent "
         f"acme/m1: HTTP 500 from {small.url} for /api/models after 7 attempts); no earlier "
-        "snapshot to keep their members from (recorded as run 1; `collector snapshot "
-        "--resume` continues it)"
+        "snapshot to keep their members from (recorded as run 1; `collector snapshot` "
+        "continues it)"
     )
     stage = isolated_env.with_name("warehouse.duckdb.stage") / "acme.duckdb"
     assert stage.exists()

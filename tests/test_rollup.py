@@ -22,10 +22,12 @@ from tests.fakehub import FakeHub
 FAMILIES = """
 [families.qwen]
 authors = ["Qwen"]
+strategy = "lineage"
 
 [families.small]
 authors = ["Qwen"]
 max_depth = 1
+strategy = "lineage"
 """
 ROLLUP_TABLES = ("rollup_days", "rollup_groups", "rollup_anomalies", "rollup_state", "rollup_undo")
 VIEWS = {

@@ -17,7 +17,7 @@ TOKEN = "hf_FakeSecretTokenValue0123456789abcdefXYZ"
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
     families = tmp_path / "families.toml"
-    families.write_text('[families.acme]\nauthors = ["acme"]\n')
+    families.write_text('[families.acme]\nauthors = ["acme"]\nstrategy = "lineage"\n')
     monkeypatch.setenv("COLLECTOR_FAMILIES", str(families))
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     with FakeHub(max_page_size=2, quota=50, token_quota=1000) as fake:

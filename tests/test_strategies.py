@@ -213,7 +213,7 @@ def test_hub_crawl_that_fails_records_a_failed_run_per_family(
     # two pages, then the third one 7 times
     assert result.stderr.splitlines() == [
         f"Error: snapshot of qwen failed: HTTP 500 from {small_pages.url} for /api/models "
-        "after 7 attempts (recorded as run 1; `collector snapshot --resume` continues it)"
+        "after 7 attempts (recorded as run 1; `collector snapshot` continues it)"
     ]
     with duckdb.connect(str(isolated_env), read_only=True) as con:
         rows = con.execute("SELECT family, status, requests FROM runs ORDER BY run_id").fetchall()

@@ -119,7 +119,7 @@ class SnapshotProgress:
             )
             self._total = est.requests or None
         elif resumed:
-            self._say(f"{data['family']}: resuming an unfinished snapshot")
+            self._say(f"{data['family']}: resuming an unfinished snapshot (--fresh starts over)")
         self._task = self._progress.add_task(
             f"{data['family']} ({data['strategy']})", total=None, detail="starting", eta=""
         )

@@ -314,6 +314,7 @@ class Daemon:
                 now=_naive(start),
                 progress=guard.progress,
                 resume=True,  # an interrupted or failed run goes on where it stopped
+                time_budget=schedule.timeout,  # auto never picks a crawl the timeout kills
             )
         except SnapshotFailed as exc:
             self.log(line("failed", exc.result, exc.result.error))

@@ -19,7 +19,7 @@ from collector.errors import HubUnreachable
 from collector.families import Family
 from collector.snapshot.crawl import ROOT_KINDS, Crawl, Task
 from collector.snapshot.stage import Stage
-from collector.sources.hub import HubClient, HubError
+from collector.sources.hub import PAGE_SIZE, HubClient, HubError
 from collector.sources.items import Problems, RepoRecord, parse_item
 
 Progress = Callable[..., None]
@@ -170,7 +170,11 @@ class HubDiscovery:
     """Every model on the Hub, page by page into the stage (never all in memory).
 
     One crawl task, `hub`, whose next-page URL is committed with each batch of pages, so
-    an interrupted crawl resumes where it stopped. `sort=createdAt` keeps the order stable
+    an interrupted crawl resumes where it stopped. Then the *dangling parents* (parents
+    that base_model tags name but that no crawled repo is, under any letter case: mostly
+    old ids of renamed repos) are looked up once each, most children first, up to
+    `dangling_budget` lookups: the Hub's 307 names the current id, and the children are
+    linked to it. Those not found, or past the budget, are counted as problems. `sort=createdAt` keeps the order stable
     while paging (new repos go to the front, already read), and the stage keeps one row
     per repo if a page repeats one. A page that still fails after the client's retries
     fails the crawl: without it the families' membership would be incomplete.
@@ -218,12 +222,48 @@ class HubDiscovery:
                 except (HubError, HubUnreachable) as exc:
                     crawl.fail(task, str(exc))
                     raise
+            # between two flushes: the pages are in the stage, and the counters committed
+            # last include the lookups
+            crawl.flush()
+            resolve_dangling(stage, client, crawl.problems, self.dangling_budget(pages))
         finally:
             crawl.flush()
 
+    def dangling_budget(self, pages: int) -> int:
+        """Lookups of dangling parents a crawl may spend: 2% of its pages, at least 50."""
+        expected = -(-(self.expected_models or DEFAULT_HUB_MODELS) // PAGE_SIZE)
+        return max(DANGLING_MIN, round(DANGLING_SHARE * max(pages, expected)))
 
-# Models on the whole Hub when no earlier crawl says better (about 2.5M in early 2026).
-DEFAULT_HUB_MODELS = 2_500_000
+
+DANGLING_SHARE = 0.02
+DANGLING_MIN = 50
+
+
+def resolve_dangling(stage: Stage, client: HubClient, problems: Problems, budget: int) -> None:
+    """Look up each dangling parent of the stage once (see HubDiscovery), within `budget`."""
+    for parent in stage.unresolved_parents():  # looked up by an interrupted attempt
+        problems.add("unresolved base_model parent", parent)
+    for n, (parent, _children) in enumerate(stage.dangling_parents()):
+        if n >= budget:
+            problems.add("unresolved base_model parent (not looked up)", parent)
+            continue
+        try:
+            item, _gone = client.lookup(parent)
+        except HubError:  # asked again by the next snapshot
+            problems.add("unresolved base_model parent (lookup failed)", parent)
+            continue
+        new_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(new_id, str) and new_id.lower() != parent.lower():
+            stage.add_alias(parent, new_id)
+        else:
+            stage.add_alias(parent, None)
+            problems.add("unresolved base_model parent", parent)
+
+
+# Models on the whole Hub when no earlier crawl says better: a census of October 2026
+# counted 3,117,871; 3.2M leaves room for growth (an estimate too low only makes the
+# progress bar finish late).
+DEFAULT_HUB_MODELS = 3_200_000
 
 STRATEGIES: dict[str, Callable[[], Discovery]] = {
     "lineage": LineageDiscovery,

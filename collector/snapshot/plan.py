@@ -12,6 +12,14 @@ A family's `strategy` (families file, or `snapshot --strategy`) is `lineage`, `h
   in the warehouse, else DEFAULT_HUB_MODELS. One crawl serves every family, so when any
   family of the snapshot is crawled that way, the `auto` ones ride along for free.
 
+Time has two bounds, and the larger is the ETA: the quota (requests / quota x window) and
+the latency (requests x seconds per page: measured on the pages read so far, else
+DEFAULT_PAGE_LATENCY). A full page of 1,000 expanded items takes about 1.2 s on the real
+Hub, so a whole-Hub crawl is latency-bound: about an hour, with or without a token.
+`auto` never picks a lineage crawl whose ETA exceeds the time budget (the schedule's
+timeout, DEFAULT_TIME_BUDGET without one): a run the schedule would kill every day
+never produces a history, while the crawl's cost is bounded.
+
 `--official-only` snapshots the official repos alone, as the family `<name>:official`
 (its own history: mixing it into the full family would make every derivative depart).
 """
@@ -30,7 +38,7 @@ from collector.snapshot.discovery import (
     HubDiscovery,
     LineageDiscovery,
 )
-from collector.sources.hub import HubClient, HubError
+from collector.sources.hub import HubClient, HubError, patience_for
 from collector.sources.items import Problems, parse_item
 
 ANONYMOUS_QUOTA = 500  # requests per window, the Hub's anonymous API bucket
@@ -38,6 +46,10 @@ ACCOUNT_QUOTA = 1000  # a free account's bucket (PRO and teams get more)
 QUOTA_WINDOW = 300  # seconds
 SAMPLE_SIZE = 8  # official repos whose childrenModelCount is read to size a new family
 OFFICIAL_SUFFIX = ":official"
+# Seconds per listing page before any is measured: a page of 1,000 expanded items took
+# about 1.2 s in a census of the whole Hub (October 2026).
+DEFAULT_PAGE_LATENCY = 1.2
+DEFAULT_TIME_BUDGET = 2 * 3600.0  # the shipped schedule's timeout (schedules/qwen-daily.toml)
 
 
 @dataclass
@@ -87,6 +99,8 @@ class Plan:
     official_only: bool = False
     hub_models: int = DEFAULT_HUB_MODELS  # expected size of the crawl, for progress
     asked: list[str] = field(default_factory=list)  # the families as named by the caller
+    page_latency: float = DEFAULT_PAGE_LATENCY  # seconds per request, for the latency bound
+    latency_measured: bool = False  # page_latency was measured on this run's pages
 
     @property
     def requests(self) -> int:
@@ -98,8 +112,19 @@ class Plan:
         return all(c.estimate.exact for c in self.choices) and (self.hub is None or self.hub.exact)
 
     @property
-    def seconds(self) -> float:
+    def quota_seconds(self) -> float:
+        """Time the requests take at the quota (0 when they fit in one window)."""
         return self.quota.seconds(self.requests)
+
+    @property
+    def latency_seconds(self) -> float:
+        """Time the requests take one after the other at the per-page latency."""
+        return self.requests * self.page_latency
+
+    @property
+    def seconds(self) -> float:
+        """The ETA: the larger of the quota-bound and the latency-bound times."""
+        return max(self.quota_seconds, self.latency_seconds)
 
     def hub_families(self) -> list[Family]:
         return [c.family for c in self.choices if c.strategy == "hub"]
@@ -120,12 +145,21 @@ class Plan:
         if any(c.floor for c in self.choices):
             bound = "at least "
         time = self.seconds
-        when = (
+        quota = (
             f"within {self.quota.describe()}"
-            if time == 0
-            else f"about {format_duration(time)} at {self.quota.describe()}"
+            if self.quota_seconds == 0
+            else f"{format_duration(self.quota_seconds)} at {self.quota.describe()}"
         )
-        lines.append(f"Expecting {bound}{_plural(self.requests, 'request')} in all, {when}")
+        measured = "measured" if self.latency_measured else "expected"
+        latency = (
+            f"{format_duration(self.latency_seconds)} at {self.page_latency:.2g} s per "
+            f"request ({measured})"
+        )
+        which = "latency" if self.latency_seconds >= self.quota_seconds else "quota"
+        lines.append(
+            f"Expecting {bound}{_plural(self.requests, 'request')} in all: {quota}; "
+            f"{latency}; ETA about {format_duration(time)} ({which}-bound)"
+        )
         if not self.official_only and time > 60:
             flags = "".join(f" -f {name}" for name in self.asked)
             lines.append(
@@ -162,11 +196,27 @@ def make_plan(
     *,
     strategy: str | None = None,
     official_only: bool = False,
+    time_budget: float | None = None,
 ) -> Plan:
     """Decide each family's strategy; may spend a few requests sizing a new `auto` family.
 
     With `official_only`, each family is replaced by its official repos (`official_family`).
+    `time_budget` (seconds, DEFAULT_TIME_BUDGET when None) bounds the lineage crawls that
+    `auto` may pick. The client's listing patience is set from the plan's ETA.
     """
+    plan = _make_plan(families, client, history, strategy, official_only, time_budget)
+    client.patience = patience_for(plan.seconds)
+    return plan
+
+
+def _make_plan(
+    families: list[Family],
+    client: HubClient,
+    history: History,
+    strategy: str | None,
+    official_only: bool,
+    time_budget: float | None,
+) -> Plan:
     if official_only:
         choices = []
         for f in families:
@@ -179,6 +229,7 @@ def make_plan(
             current_quota(client),
             official_only=True,
             asked=[f.name for f in families],
+            **_latency(client),
         )
 
     hub_models = history.hub_models or DEFAULT_HUB_MODELS
@@ -217,12 +268,21 @@ def make_plan(
                 failed = failed or str(exc)
                 lineage[f.name] = LineageDiscovery().estimate([f], client)
             total += lineage[f.name].requests
-        auto_pick = "hub" if total > hub.requests or failed else "lineage"
+        budget = DEFAULT_TIME_BUDGET if time_budget is None else time_budget
+        lineage_eta = _eta(total, client)
+        too_long = total <= hub.requests and lineage_eta > budget
+        auto_pick = "hub" if total > hub.requests or failed or too_long else "lineage"
         why = "; ".join(
             (f"{f.name}: " if len(auto) > 1 else "") + lineage[f.name].why for f in auto
         )
         if failed:
             auto_why = f"chosen by auto: the family could not be sized on the Hub ({failed})"
+        elif too_long:
+            auto_why = (
+                f"chosen by auto: lineage would take about {total:,} requests, "
+                f"{format_duration(lineage_eta)}, more than the time budget of "
+                f"{format_duration(budget)} ({why})"
+            )
         elif auto_pick == "hub":
             auto_why = f"chosen by auto: lineage would take about {total:,} ({why})"
         else:
@@ -247,7 +307,22 @@ def make_plan(
         current_quota(client),
         hub_models=hub_models,
         asked=[f.name for f in families],
+        **_latency(client),
     )
+
+
+def _latency(client: HubClient) -> dict[str, float | bool]:
+    """The per-request latency for a plan: measured on this client's pages, else the default."""
+    measured = client.stats.page_latency
+    if measured is None:
+        return {"page_latency": DEFAULT_PAGE_LATENCY, "latency_measured": False}
+    return {"page_latency": measured, "latency_measured": True}
+
+
+def _eta(requests: int, client: HubClient) -> float:
+    """The larger of the quota-bound and latency-bound times of `requests`."""
+    latency = _latency(client)["page_latency"]
+    return max(current_quota(client).seconds(requests), requests * float(latency))
 
 
 def lineage_estimate(

@@ -2,9 +2,9 @@
 
 A snapshot stages what it fetches in `<warehouse>.stage/<family>.duckdb` and deletes the
 file once its run is committed to the warehouse. A file left behind (the Hub failed, the
-process was killed, the machine rebooted) is picked up by `collector snapshot --resume`,
-which goes on from the last committed page with the snapshot's original time; a plain
-`collector snapshot` discards it and starts over. Each stage carries a `stage_id` that
+process was killed, the machine rebooted) is picked up by the next `collector snapshot`
+(`--resume` is the default), which goes on from the last committed page with the
+snapshot's original time; `collector snapshot --fresh` discards it and starts over. Each stage carries a `stage_id` that
 the committed run records, so a stage whose run was committed just before a crash is
 recognised and never committed twice.
 """
@@ -76,7 +76,7 @@ def open_stage(
                 return OpenStage(stage, path, stage_id, datetime.fromisoformat(started), True), None
             stage.close()
             discarded = (
-                ("its family definition changed" if not ok else "--resume was not given")
+                ("its family definition changed" if not ok else "--fresh was given")
                 if started
                 else "it was empty"
             )

@@ -73,13 +73,15 @@ def take_snapshot(
     resume: bool = False,
     strategy: str | None = None,
     official_only: bool = False,
+    time_budget: float | None = None,
 ) -> list[RunResult]:
     """Snapshot each family into the warehouse; one run per family.
 
     With `resume`, a family's unfinished snapshot (see resume.py) is continued instead of
     started over. `strategy` overrides the families file (see plan.py); the families
     found by crawling the whole Hub share one crawl. `official_only` snapshots the
-    official repos alone, as the families `<name>:official`.
+    official repos alone, as the families `<name>:official`. `time_budget` (seconds: a
+    schedule's timeout) bounds the lineage crawls that `auto` may choose.
     """
     client = client or HubClient()
     now = now or now_utc()
@@ -87,7 +89,14 @@ def take_snapshot(
         for family in families:
             check_clock(con, official_family(family).name if official_only else family.name, now)
         history = read_history(con)
-    plan = make_plan(families, client, history, strategy=strategy, official_only=official_only)
+    plan = make_plan(
+        families,
+        client,
+        history,
+        strategy=strategy,
+        official_only=official_only,
+        time_budget=time_budget,
+    )
     progress("plan", plan=plan)
     by_name: dict[str, RunResult] = {}
     if plan.hub is not None:
@@ -345,7 +354,7 @@ class SnapshotFailed(CollectorError):
     def __init__(self, result: RunResult) -> None:
         super().__init__(
             f"snapshot of {result.family} failed: {result.error} (recorded as run "
-            f"{result.run_id}; `collector snapshot --resume` continues it)"
+            f"{result.run_id}; `collector snapshot` continues it)"
         )
         self.result = result
 
@@ -357,9 +366,12 @@ def _follow_departures(
 
     The Hub answers an old id of a renamed repo with a redirect to the new one, so a rename
     is linked to the same repo even when listings carry no `_id` (one request per departure).
+    A repo that answers 403 (disabled) or 401/404 (gone) departs; a disabled one is counted.
     """
     for repo_id, hub_id in stage.unseen(previous):
-        item = client.model(repo_id)
+        item, gone = client.lookup(repo_id)
+        if gone == "disabled":
+            problems.add("disabled repo", repo_id)
         record = parse_item(item, problems) if item is not None else None
         if record is not None and record.repo_id.lower() != repo_id.lower():
             stage.add_rename(repo_id, record.repo_id, record.hub_id or hub_id)

@@ -67,6 +67,11 @@ class Stage:
             self.db.execute("CREATE TABLE raw_edges AS SELECT * FROM _empty_edges")
             self.db.unregister("_empty_items")
             self.db.unregister("_empty_edges")
+        # base_model parents named by an old id, resolved to the repo's current id (a NULL
+        # new_id: looked up, not found); kept in the stage file, so a resume asks no twice
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS aliases (old_lc VARCHAR PRIMARY KEY, new_id VARCHAR)"
+        )
         row = self.db.execute(
             "SELECT coalesce(max(seq) + 1, 0), count(*) FROM raw_items"
         ).fetchall()
@@ -142,6 +147,32 @@ class Stage:
         found = set(rows)
         return [r for r in repos if r in found]  # in the order given
 
+    def dangling_parents(self) -> list[tuple[str, int]]:
+        """(parent id, children) of each base_model parent named by a staged repo that is
+        staged under no letter case and not looked up yet; most children first."""
+        rows = self.db.execute(
+            """
+            SELECT min(parent_id), count(DISTINCT lower(child_id)) AS n FROM raw_edges
+            WHERE lower(parent_id) NOT IN (SELECT lower(repo_id) FROM raw_items)
+              AND lower(parent_id) NOT IN (SELECT old_lc FROM aliases)
+            GROUP BY lower(parent_id) ORDER BY n DESC, 1
+            """
+        ).fetchall()
+        return [(str(p), int(n)) for p, n in rows]
+
+    def add_alias(self, old_id: str, new_id: str | None) -> None:
+        """Record what a dangling parent is now called (None: the Hub does not know it)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO aliases VALUES (?, ?)", [old_id.lower(), new_id]
+        )
+
+    def unresolved_parents(self) -> list[str]:
+        """Dangling parents looked up and not found, by id (lower case)."""
+        rows = self.db.execute(
+            "SELECT old_lc FROM aliases WHERE new_id IS NULL ORDER BY 1"
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def add_rename(self, old_id: str, new_id: str, hub_id: str | None) -> None:
         """Record that the repo known as `old_id` is now `new_id`."""
         self._renames.append((old_id, new_id, hub_id))
@@ -170,8 +201,10 @@ class Stage:
             QUALIFY row_number() OVER (PARTITION BY coalesce(hub_id, repo_id) ORDER BY seq DESC) = 1;
             CREATE OR REPLACE TABLE edges AS
             SELECT e.child_id, e.parent_id, e.relation,
-                   lower(e.child_id) AS child_lc, lower(e.parent_id) AS parent_lc
-            FROM raw_edges e SEMI JOIN items i ON i.seq = e.seq;
+                   lower(e.child_id) AS child_lc,
+                   coalesce(lower(a.new_id), lower(e.parent_id)) AS parent_lc
+            FROM raw_edges e SEMI JOIN items i ON i.seq = e.seq
+            LEFT JOIN aliases a ON a.old_lc = lower(e.parent_id);
             """
         )
 

@@ -4,6 +4,12 @@ huggingface_hub does every request (its session, headers, token and error types)
 drive the paging ourselves, one `http_backoff(..., max_retries=0)` call per attempt,
 because a snapshot must count its requests and retries, read the rate-limit headers to
 slow down *before* the quota runs out, and be able to resume from a page's next URL.
+
+A listing page is retried with *patience*: past the client's `max_retries` attempts it
+keeps trying (backing off up to `max_wait` between attempts, so an outage costs a few
+requests a minute, far inside any quota) until the page has failed for `patience`
+seconds. The snapshot sets the patience from the crawl's expected duration (see
+`patience_for`), so an hour-long crawl survives a 10-minute outage of the Hub or its CDN.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx2
+from huggingface_hub.errors import OfflineModeIsEnabled
 from huggingface_hub.utils import (
     HfHubHTTPError,
     build_hf_headers,
@@ -41,6 +48,25 @@ EXPAND = (
 )
 PAGE_SIZE = 1000
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+# A detail lookup answering one of these: the repo is gone for us (a departure, not an error).
+GONE_STATUSES = {401: "gone", 403: "disabled", 404: "gone"}
+# Patience of a listing page: this share of the crawl's expected duration, at least
+# MIN_PATIENCE seconds. 0.25 of an hour-long crawl is 15 minutes: a 10-minute outage plus
+# the backoff that follows it.
+PATIENCE_SHARE = 0.25
+MIN_PATIENCE = 120.0
+
+
+def patience_for(expected_seconds: float) -> float:
+    """Seconds a listing page may keep failing before the crawl gives up, for a crawl
+    expected to take `expected_seconds` ($COLLECTOR_PATIENCE overrides)."""
+    fixed = os.environ.get("COLLECTOR_PATIENCE")
+    if fixed is not None:
+        try:
+            return max(0.0, float(fixed))
+        except ValueError:
+            raise CollectorError(f"COLLECTOR_PATIENCE={fixed!r} is not a number of seconds") from None
+    return max(MIN_PATIENCE, PATIENCE_SHARE * expected_seconds)
 
 
 class HubError(CollectorError):
@@ -68,6 +94,14 @@ class HubStats:
     bytes: int = 0
     quota: int | None = None
     window: int | None = None
+    # Response time of the listing pages that came back whole (for the plan's latency bound).
+    page_seconds: float = 0.0
+    pages_timed: int = 0
+
+    @property
+    def page_latency(self) -> float | None:
+        """Mean seconds per listing page so far (None before the first page)."""
+        return self.page_seconds / self.pages_timed if self.pages_timed else None
 
 
 def quota_reserve(limit: int | None) -> int:
@@ -109,6 +143,8 @@ class HubClient:
         default_factory=lambda: float(os.environ.get("COLLECTOR_RETRY_WAIT", "1"))
     )
     max_wait: float = 60.0
+    # Seconds a listing page may keep failing beyond max_retries (see the module doc).
+    patience: float = field(default_factory=lambda: patience_for(0))
     timeout: float = field(
         default_factory=lambda: float(os.environ.get("COLLECTOR_HTTP_TIMEOUT", "30"))
     )
@@ -146,23 +182,34 @@ class HubClient:
         url = start_url or f"{self.endpoint}/api/models"
         first_params: list[tuple[str, str]] | None = None if start_url else params
         while True:
-            response, body = self._get(url, first_params)
+            started = self.clock()
+            response, body = self._get(url, first_params, patient=True)
             if not isinstance(body, list):
                 raise HubError(f"unexpected listing from {self.endpoint}: not a JSON list")
             next_url = response.links.get("next", {}).get("url")
+            if len(body) >= min(100, self.page_size):  # small pages say little of a full one
+                self.stats.page_seconds += self.clock() - started
+                self.stats.pages_timed += 1
             yield Page(body, next_url)
             if not next_url:
                 return
             url, first_params = next_url, None
 
     def model(self, repo_id: str) -> Any | None:
-        """`GET /api/models/{repo_id}` with our fields, or None when the repo does not exist."""
+        """`GET /api/models/{repo_id}` with our fields, or None when the repo is gone."""
+        return self.lookup(repo_id)[0]
+
+    def lookup(self, repo_id: str) -> tuple[Any | None, str | None]:
+        """`GET /api/models/{repo_id}` (following a rename's 307): (item, None), or
+        (None, why) when it is gone: "disabled" (403, "Access to this resource is
+        disabled") or "gone" (404, or 401: the Hub's answer for a repo that is private
+        or does not exist)."""
         url = f"{self.endpoint}/api/models/{quote(repo_id, safe='/')}"
         try:
-            return self._get(url, [("expand", f) for f in EXPAND])[1]
+            return self._get(url, [("expand", f) for f in EXPAND])[1], None
         except HubError as exc:
-            if exc.status in (401, 404):
-                return None
+            if exc.status in GONE_STATUSES:
+                return None, GONE_STATUSES[exc.status]
             raise
 
     def children_count(self, repo_id: str) -> int | None:
@@ -171,7 +218,7 @@ class HubClient:
         try:
             body = self._get(url, [("expand", "childrenModelCount")])[1]
         except HubError as exc:
-            if exc.status in (401, 404):
+            if exc.status in GONE_STATUSES:
                 return None
             raise
         value = body.get("childrenModelCount") if isinstance(body, dict) else None
@@ -179,11 +226,28 @@ class HubClient:
             return None
         return value
 
+    def get(
+        self, url: str, params: list[tuple[str, str]] | None = None, *, follow: bool = True
+    ) -> tuple[httpx2.Response, Any]:
+        """One paced, retried GET: the response and its JSON body (None for a redirect
+        not followed, with `follow=False`)."""
+        return self._get(url, params, follow=follow)
+
     # -- one request, paced and retried -------------------------------------------------
-    def _get(self, url: str, params: list[tuple[str, str]] | None) -> tuple[httpx2.Response, Any]:
-        """One GET, retried on 408/429/5xx, network errors and unreadable JSON bodies."""
+    def _get(
+        self,
+        url: str,
+        params: list[tuple[str, str]] | None,
+        patient: bool = False,
+        follow: bool = True,
+    ) -> tuple[httpx2.Response, Any]:
+        """One GET, retried on 408/429/5xx, network errors and unreadable JSON bodies:
+        `max_retries` times, and with `patient` for as long as `patience` allows."""
         wait = self.retry_wait
-        for attempt in range(self.max_retries + 1):
+        first_failure: float | None = None
+        attempt = -1
+        while True:
+            attempt += 1
             pause = self._paused_until - self.clock()
             if pause > 0:
                 self.stats.paced_seconds += pause
@@ -200,9 +264,12 @@ class HubClient:
                     headers=self._headers,
                     timeout=self.timeout,
                     max_retries=0,
-                    follow_redirects=True,
+                    follow_redirects=follow,
                 )
                 self.stats.bytes += len(response.content)
+                if not follow and 300 <= response.status_code < 400:
+                    self._pace(response)
+                    return response, None
                 if response.status_code < 400:
                     self._pace(response)
                     try:
@@ -212,10 +279,7 @@ class HubClient:
                 else:
                     error = f"HTTP {response.status_code}"
                     if response.status_code not in RETRY_STATUSES:
-                        raise HubError(
-                            f"{error} from {self.endpoint} for {_path(url)}",
-                            status=response.status_code,
-                        )
+                        raise self._refused(response.status_code, url, patient)
                     delay = self._retry_delay(response)
             except HfHubHTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else None
@@ -223,11 +287,14 @@ class HubClient:
                 if exc.response is not None:
                     self.stats.bytes += len(exc.response.content)
                 if status not in RETRY_STATUSES:
-                    raise HubError(
-                        f"{error} from {self.endpoint} for {_path(url)}", status=status
-                    ) from None
+                    raise self._refused(status, url, patient) from None
                 if exc.response is not None:
                     delay = self._retry_delay(exc.response)
+            except OfflineModeIsEnabled:
+                raise HubUnreachable(
+                    f"huggingface_hub is in offline mode (HF_HUB_OFFLINE is set): unset "
+                    f"HF_HUB_OFFLINE to reach the Hub at {self.endpoint}"
+                ) from None
             except httpx2.ConnectError as exc:
                 if self.stats.requests == 1:
                     raise HubUnreachable(_unreachable(self.endpoint, exc)) from None
@@ -238,7 +305,11 @@ class HubClient:
                 httpx2.RemoteProtocolError,
             ) as exc:
                 error = f"network error ({_reason(exc)})"
-            if attempt == self.max_retries:
+            now = self.clock()
+            first_failure = now if first_failure is None else first_failure
+            if attempt >= self.max_retries and not (
+                patient and now - first_failure < self.patience
+            ):
                 break
             if delay is None:
                 delay = wait
@@ -247,9 +318,22 @@ class HubClient:
             self.sleep(delay)
         if error.startswith("connection failed"):
             raise HubUnreachable(_unreachable(self.endpoint, None))
+        failing = self.clock() - (first_failure if first_failure is not None else self.clock())
         raise HubError(
-            f"{error} from {self.endpoint} for {_path(url)} after {self.max_retries + 1} attempts"
+            f"{error} from {self.endpoint} for {_path(url)} after {attempt + 1} attempts"
+            + (f" over {format_seconds(failing)}" if failing >= 60 else "")
         )
+
+    def _refused(self, status: int | None, url: str, listing: bool) -> HubError:
+        """The error of a request the Hub refused for good (not worth retrying)."""
+        if status == 401 and listing and self.authenticated:
+            return HubError(
+                f"the Hub at {self.endpoint} rejected the token (HTTP 401 for {_path(url)}): "
+                "it is expired, revoked or mistyped; log in again with `hf auth login`, "
+                "or unset HF_TOKEN (and `hf auth logout`) to go anonymous",
+                status=status,
+            )
+        return HubError(f"HTTP {status} from {self.endpoint} for {_path(url)}", status=status)
 
     def _retry_delay(self, response: httpx2.Response) -> float | None:
         """The wait before retrying a failed response, or None for exponential backoff.
@@ -290,6 +374,11 @@ class HubClient:
         )
         if delay:
             self._paused_until = self.clock() + delay
+
+
+def format_seconds(seconds: float) -> str:
+    """A wait as "45 s" or "12 min"."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def _path(url: str) -> str:

@@ -14,8 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 RELATIONS = ("finetune", "quantized", "adapter", "merge")
-# The Hub's repo ids: "org/name", or a legacy canonical id without an org ("gpt2").
-REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$", re.ASCII)
+# The Hub's repo ids, by huggingface_hub's own rules (`validate_repo_id`): "org/name" or a
+# legacy canonical id without an org ("gpt2"); each part 1-96 of letters, digits, "_", "-"
+# and ".", starting and ending with a letter, digit or "_" (so "_org/model" is valid), with
+# no "--" or ".." and not ending in ".git".
+_ID_PART = r"\w(?:[\w.-]{0,94}\w)?"
+REPO_ID_RE = re.compile(
+    rf"^(?!.*(?:--|\.\.))(?!.*\.git$)(?:{_ID_PART}/)?{_ID_PART}$", re.ASCII
+)
 HUB_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 COUNTERS = ("downloads", "downloadsAllTime", "likes")
 _STR = itertools.repeat(str)
