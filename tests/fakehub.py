@@ -333,7 +333,9 @@ class FakeHub:
         self.breaks = frozenset(breaks)
         self.reject_tokens = reject_tokens  # a request with a token: 401 (expired token)
         if self.breaks - BREAKS:
-            raise ValueError(f"unknown breaks {sorted(self.breaks - BREAKS)}; known: {sorted(BREAKS)}")
+            raise ValueError(
+                f"unknown breaks {sorted(self.breaks - BREAKS)}; known: {sorted(BREAKS)}"
+            )
         # Seconds every request takes before it is answered, slept with `sleep` (give a
         # virtual clock's sleep to make minutes of latency cost nothing).
         self.latency = latency
@@ -767,7 +769,9 @@ class FakeHub:
                 key=lambda entry: entry[0],
             )
             if "sort" in self.breaks and sort == "createdAt":  # oldest first, keys kept sorted
-                entries = [(k, i) for (k, _), (_, i) in zip(entries, reversed(entries), strict=True)]
+                entries = [
+                    (k, i) for (k, _), (_, i) in zip(entries, reversed(entries), strict=True)
+                ]
             self._order_cache[sort] = ([k for k, _ in entries], [i for _, i in entries])
         return self._order_cache[sort]
 

@@ -290,3 +290,24 @@ qwen: daily
 
 Anomalies: 1 low_day (see --format json)
 """
+
+
+def test_bad_meta_json_fails_in_one_line(pulse: FakeDatasets, cli: Cli, isolated_env: Path) -> None:
+    sha = pulse.commit(pulse_data.REPO, {"meta.json": b'{"days": ["2025-02-30"]}'}, "bad")
+    result = cli("backfill", "--quiet", now=NOW, ok=False)
+    assert (result.exit_code, result.output.strip()) == (
+        1,
+        f"Error: modelpulse/model-pulse-data@{sha[:12]} meta.json: 'days' holds '2025-02-30', "
+        "not a date (YYYY-MM-DD)",
+    )
+    assert not isolated_env.exists() or daily(isolated_env) == []
+
+
+def test_unknown_family_and_bad_range_are_usage_errors(pulse: FakeDatasets, cli: Cli) -> None:
+    unknown = cli("backfill", "--family", "nope", "--quiet", now=NOW, ok=False)
+    assert unknown.exit_code == 2 and "unknown family 'nope'" in unknown.output
+    backwards = cli("backfill", "--since", "2026-01", "--until", "2025-01", now=NOW, ok=False)
+    assert backwards.exit_code == 2
+    assert backwards.output.strip() == "Error: --since 2026-01-01 is after --until 2025-01-31"
+    source = cli("backfill", "--source", "elsewhere", now=NOW, ok=False)
+    assert source.exit_code == 2

@@ -23,7 +23,9 @@ def _populate(hub: FakeHub) -> None:
 
 
 @pytest.fixture
-def doctor_hub(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[FakeHub]:
+def doctor_hub(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[FakeHub]:
     with FakeHub(quota=500, breaks=getattr(request, "param", ())) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         _populate(hub)
@@ -114,5 +116,7 @@ def test_doctor_on_an_unreachable_hub_is_one_line(
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     result = cli("doctor", ok=False)
     assert result.exit_code == 1
-    assert result.output.startswith("Error: cannot reach the Hub at http://127.0.0.1:9 (set by HF_ENDPOINT)")
+    assert result.output.startswith(
+        "Error: cannot reach the Hub at http://127.0.0.1:9 (set by HF_ENDPOINT)"
+    )
     assert len(result.output.splitlines()) == 1

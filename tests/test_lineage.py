@@ -223,7 +223,9 @@ def test_requests_are_announced_and_counted(hub: FakeHub, cli: Cli) -> None:
 
 def test_max_depth(hub: FakeHub, cli: Cli, tmp_path: Path) -> None:
     families = tmp_path / "families.toml"
-    families.write_text('[families.qwen]\nauthors = ["Qwen"]\nmax_depth = 1\nstrategy = "lineage"\n')
+    families.write_text(
+        '[families.qwen]\nauthors = ["Qwen"]\nmax_depth = 1\nstrategy = "lineage"\n'
+    )
     hub.add("Qwen/Base", downloads_all_time=1000)
     hub.add_derivative("a/ft", parent="Qwen/Base", downloads_all_time=100)
     hub.add_derivative("b/q", parent="a/ft", relation="quantized", downloads_all_time=10)
