@@ -7,6 +7,9 @@ Sections (each can be skipped):
             bytes per repo-day against every row every day; ingest rates
   reports   --history-days x --history-repos of history generated into a warehouse;
             `report` and `verify` latency against the same series computed in pandas
+  backfill  `collector backfill` of --backfill-days days for --backfill-members members
+            out of --backfill-repos repos from a synthetic Model Pulse dataset in the
+            huggingface_hub cache (bench/backfill.py), against a naive pandas import
 The results (with the machine's description) go to --out, default bench/results.md.
 """
 
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench import history, naive, snapshots, storage
+from bench import backfill, history, naive, snapshots, storage
 from bench.measure import hub_server, run_measured
 
 TARGET_RSS_MB = 500
@@ -277,6 +280,12 @@ def _verdict(target: str, measured: str, met: bool) -> str:
     return f"| {target} | {measured} | {'met' if met else '**missed**'} |"
 
 
+def section_backfill(args: argparse.Namespace, out: list[str], verdicts: list[str]) -> None:
+    lines, verdict = backfill.run(args)
+    out += lines
+    verdicts.append(verdict)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         prog="python -m bench",
@@ -289,13 +298,16 @@ def main() -> None:
     ap.add_argument("--history-repos", type=int, default=100_000)
     ap.add_argument("--history-days", type=int, default=365)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--only", action="append", choices=["snapshot", "storage", "reports"])
+    ap.add_argument(
+        "--only", action="append", choices=["snapshot", "storage", "reports", "backfill"]
+    )
     ap.add_argument("--skip-lineage", action="store_true", help="no lineage snapshot")
     ap.add_argument("--skip-naive", action="store_true", help="no naive snapshot")
     ap.add_argument("--skip-events", action="store_true", help="do not time the event views")
+    backfill.add_arguments(ap)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results.md"))
     args = ap.parse_args()
-    sections = args.only or ["snapshot", "storage", "reports"]
+    sections = args.only or ["snapshot", "storage", "reports", "backfill"]
     started = time.perf_counter()
     out: list[str] = []
     verdicts: list[str] = []
