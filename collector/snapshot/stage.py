@@ -162,9 +162,7 @@ class Stage:
 
     def add_alias(self, old_id: str, new_id: str | None) -> None:
         """Record what a dangling parent is now called (None: the Hub does not know it)."""
-        self.db.execute(
-            "INSERT OR REPLACE INTO aliases VALUES (?, ?)", [old_id.lower(), new_id]
-        )
+        self.db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", [old_id.lower(), new_id])
 
     def unresolved_parents(self) -> list[str]:
         """Dangling parents looked up and not found, by id (lower case)."""

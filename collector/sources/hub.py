@@ -65,7 +65,9 @@ def patience_for(expected_seconds: float) -> float:
         try:
             return max(0.0, float(fixed))
         except ValueError:
-            raise CollectorError(f"COLLECTOR_PATIENCE={fixed!r} is not a number of seconds") from None
+            raise CollectorError(
+                f"COLLECTOR_PATIENCE={fixed!r} is not a number of seconds"
+            ) from None
     return max(MIN_PATIENCE, PATIENCE_SHARE * expected_seconds)
 
 

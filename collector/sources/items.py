@@ -19,9 +19,7 @@ RELATIONS = ("finetune", "quantized", "adapter", "merge")
 # and ".", starting and ending with a letter, digit or "_" (so "_org/model" is valid), with
 # no "--" or ".." and not ending in ".git".
 _ID_PART = r"\w(?:[\w.-]{0,94}\w)?"
-REPO_ID_RE = re.compile(
-    rf"^(?!.*(?:--|\.\.))(?!.*\.git$)(?:{_ID_PART}/)?{_ID_PART}$", re.ASCII
-)
+REPO_ID_RE = re.compile(rf"^(?!.*(?:--|\.\.))(?!.*\.git$)(?:{_ID_PART}/)?{_ID_PART}$", re.ASCII)
 HUB_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 COUNTERS = ("downloads", "downloadsAllTime", "likes")
 _STR = itertools.repeat(str)
