@@ -37,7 +37,7 @@ example: $(STAMP) ## rebuild warehouse.duckdb.example (simulated data)
 bench: $(STAMP) ## collector at Hub scale vs a naive baseline, into bench/results.md (~3 min)
 	$(BIN)/python -m bench
 
-reliability: $(STAMP) ## fault matrix, large family under a small quota, kill -9 x20 (minutes)
+reliability: $(STAMP) ## fault matrix, large family under a small quota, kill -9 x20, storage faults (minutes)
 	$(BIN)/python -m bench.reliability
 
 clean:

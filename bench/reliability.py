@@ -1,9 +1,11 @@
 """`make reliability`: the fault matrix with heavy settings, a large family against a small
-quota, and kill -9 at 20 random moments. Prints tables; exits 1 if anything was lost or
-doubled.
+quota, kill -9 at 20 random moments, and the storage fault matrix (full disks, size limits,
+read-only mounts, damaged files and logs, a newer DuckDB, a second writer, a long reader).
+Prints tables; exits 1 if anything was lost or doubled.
 
     python -m bench.reliability            # everything (a few minutes)
     python -m bench.reliability --quick    # smaller settings
+    python -m bench.reliability --storage  # the storage table alone
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from huggingface_hub.utils import logging as hf_logging  # noqa: E402
 from collector.output.render import Document, Format, render  # noqa: E402
 from collector.snapshot.run import take_snapshot  # noqa: E402
 from tests import faultmatrix as fm  # noqa: E402
+from tests import storagefaults as sf  # noqa: E402
 
 
 def fault_matrix(quick: bool, workdir: Path) -> bool:
@@ -128,9 +131,36 @@ def kills(quick: bool, workdir: Path) -> bool:
     return result.reports_equal and result.consistent_after_kill == result.kills
 
 
+def storage(quick: bool, workdir: Path) -> bool:
+    settings = (
+        sf.Settings(size=20, days=3, hold=3, lock_wait=1)
+        if quick
+        else sf.Settings(size=150, days=10, hold=90, lock_wait=30)
+    )
+    clock = time.monotonic()
+    rows, _ = sf.run_matrix(settings, workdir)
+    title = (
+        f"Storage faults: a warehouse with {settings.days} days of a {settings.size}-repo family; "
+        f"second writer and reader hold it {settings.hold:g} s against a lock wait of "
+        f"{settings.lock_wait:g} s ({time.monotonic() - clock:.0f} s)"
+    )
+    print(render(Document(sf.COLUMNS, sf.table_rows(rows), title=title), Format.table))
+    for r in rows:
+        for note in r.notes:
+            print(f"  {r.fault}: {note}")
+        if not r.ok:
+            print(f"  {r.fault}: NOT OK: {r.saw}")
+    return all(r.ok for r in rows)
+
+
 def main() -> int:
     hf_logging.set_verbosity_error()
     quick = "--quick" in sys.argv
+    if "--storage" in sys.argv:  # the storage table alone
+        with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
+            ok = storage(quick, Path(tmp))
+        print("\nOK: nothing lost, nothing doubled" if ok else "\nFAILED: see the table above")
+        return 0 if ok else 1
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
         work = Path(tmp)
         ok = fault_matrix(quick, work)
@@ -146,6 +176,9 @@ def main() -> int:
         print()
         (work / "kills").mkdir()
         ok = kills(quick, work / "kills") and ok
+        print()
+        (work / "storage").mkdir()
+        ok = storage(quick, work / "storage") and ok
     print("\nOK: nothing lost, nothing doubled" if ok else "\nFAILED: see the tables above")
     return 0 if ok else 1
 

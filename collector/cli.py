@@ -11,6 +11,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import duckdb
 import typer
 from huggingface_hub.utils import logging as hf_logging
 
@@ -21,7 +22,7 @@ from collector.families import get_families
 from collector.output.progress import BackfillProgress, SnapshotProgress
 from collector.output.render import Document, Format, render
 from collector.reports import badge as badge_mod
-from collector.reports import claims, compare, projection
+from collector.reports import claim_sheet, claim_words, claims, compare, modelscope_data
 from collector.reports import export as export_mod
 from collector.reports import series as reports
 from collector.scheduling import status as history
@@ -33,6 +34,7 @@ from collector.snapshot.run import RunResult, now_utc, take_snapshot
 from collector.sources import doctor as doctor_mod
 from collector.sources.hub import HubClient
 from collector.sources.items import Problems
+from collector.store import backup as backup_mod
 from collector.store import warehouse
 
 app = typer.Typer(
@@ -94,6 +96,9 @@ def _errors(fn: F) -> F:
         except CollectorError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except (duckdb.Error, OSError) as exc:  # the disk or the file failed: one line too
+            typer.echo(f"Error: {warehouse.describe(exc)}", err=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -183,6 +188,14 @@ def snapshot(
             help="Official repos only, in seconds; recorded as the family NAME:official.",
         ),
     ] = False,
+    source: Annotated[
+        list[Source] | None,
+        typer.Option(
+            "--source",
+            help="Where to read the counters (repeatable): hub, or modelscope (the family's "
+            "official org there). Default: each family's `sources` (else hub).",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Take one snapshot of each family into the warehouse.
@@ -193,19 +206,39 @@ def snapshot(
     if official_only and strategy is not None:
         raise UsageError("--official-only lists official repos by author; drop --strategy")
     chosen = get_families(family or [DEFAULT_FAMILY], families)
-    with SnapshotProgress(enabled=not quiet) as progress:
-        results = take_snapshot(
-            chosen,
-            db=db,
-            progress=progress,
-            resume=resume,
-            strategy=strategy.value if strategy else None,
-            official_only=official_only,
-        )
+    wanted = [s.value for s in source] if source else None
+    on_hub = [f for f in chosen if "hub" in (wanted or f.sources)]
+    on_modelscope = [f for f in chosen if "modelscope" in (wanted or f.sources)]
+    if not on_hub and (strategy is not None or official_only):
+        raise UsageError("--strategy and --official-only apply to Hub snapshots (--source hub)")
+    results: list[RunResult] = []
+    with SnapshotProgress(enabled=not quiet) as progress, warehouse.storage_errors("snapshot"):
+        if on_hub:
+            results += take_snapshot(
+                on_hub,
+                db=db,
+                progress=progress,
+                resume=resume,
+                strategy=strategy.value if strategy else None,
+                official_only=official_only,
+            )
+        if on_modelscope:
+            from collector.snapshot.modelscope import take_modelscope_snapshot
+
+            results += take_modelscope_snapshot(
+                on_modelscope, db=db, progress=progress, resume=resume
+            )
     for r in results:
         typer.echo(_summary(r))
         if r.status == "partial":
             typer.echo(f"Warning: {r.family}: partial snapshot: {r.error}", err=True)
+    if on_modelscope:
+        typer.echo(f"Note: {modelscope_data.WINDOW_NOTE}")
+
+
+class Source(str, Enum):
+    hub = "hub"
+    modelscope = "modelscope"
 
 
 def _summary(r: RunResult) -> str:
@@ -217,13 +250,13 @@ def _summary(r: RunResult) -> str:
         extra = f", {r.rejected} data problems ({kinds})"
     resumed = " (resumed)" if r.resumed else ""
     return (
-        f"{r.family}: run {r.run_id} {r.status}{resumed} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "
+        f"{r.family}{_on(r)}: run {r.run_id} {r.status}{resumed} at {r.started_at:%Y-%m-%d %H:%M:%S} UTC: "
         f"{r.members:,} members ({r.official:,} official, {r.derivatives:,} derivatives{kept}), "
         f"{r.requests:,} requests ({r.retries} retries{limited}){extra}, {r.seconds:.1f}s"
     )
 
 
-class Source(StrEnum):
+class BackfillSource(StrEnum):
     modelpulse = "modelpulse"
 
 
@@ -233,8 +266,9 @@ def backfill(
     *,
     family: FamilyOpt = DEFAULT_FAMILY,
     source: Annotated[
-        Source, typer.Option("--source", help="Dataset to import (modelpulse/model-pulse-data).")
-    ] = Source.modelpulse,
+        BackfillSource,
+        typer.Option("--source", help="Dataset to import (modelpulse/model-pulse-data)."),
+    ] = BackfillSource.modelpulse,
     since: SinceOpt = None,
     until: UntilOpt = None,
     revision: Annotated[
@@ -292,6 +326,11 @@ def sources(*, fmt: FormatOpt = Format.table, db: DbOpt = None) -> None:
     _out(Document(backfill_mod.SOURCE_COLUMNS, rows, {"sources": rows}, title=title), fmt)
 
 
+def _on(r: RunResult) -> str:
+    source = getattr(r, "source", "hub")
+    return "" if source == "hub" else f" on {source}"
+
+
 class By(str, Enum):
     relation = "relation"
     depth = "depth"
@@ -322,6 +361,13 @@ def report(
     chart: ChartOpt = None,
     log: LogOpt = False,
     no_chart: Annotated[bool, typer.Option("--no-chart", help="No chart in the terminal.")] = False,
+    source: Annotated[
+        Source,
+        typer.Option(
+            "--source",
+            help="Whose counters: the Hub (default) or the family's ModelScope org(s).",
+        ),
+    ] = Source.hub,
     db: DbOpt = None,
 ) -> None:
     """The family's cumulative-download trend, one row per day with a snapshot (or period)."""
@@ -329,14 +375,17 @@ def report(
 
     start, stop = parse_range(since, until, today=_today())
     period = every.value if every else None
+    platform = "modelscope" if source is Source.modelscope else "huggingface"
+    if by is not None and source is Source.modelscope:
+        raise UsageError("--by splits Hub lineage; ModelScope has none (drop --by)")
     with warehouse.reader(db) as con:
         simulated = _simulated_notice(con)
-        series = reports.daily_series(con, family, start, stop)
+        series = reports.daily_series(con, family, start, stop, platform)
         if by is not None:
             rows = reports.group_series(con, family, by.value, start, stop, period)
             groups = [c for c in (rows[0] if rows else {}) if c not in ("period", "date", "total")]
         elif period:
-            rows = reports.period_series(con, family, period, start, stop)
+            rows = reports.period_series(con, family, period, start, stop, platform)
     if by is not None:
         lead = ["period", "date"] if period else ["date"]
         data = {
@@ -365,6 +414,10 @@ def report(
             columns = [*columns, "source"]  # own snapshots next to imported days: say which
         title = f"{family}: " + (f"every {period}" if period else "daily")
         notes = _partial_notes(series.partial_days) + _anomaly_notes(series.anomalies)
+        if source is Source.modelscope:
+            title = title.replace(":", " on ModelScope:", 1)
+            data.update(platform="modelscope", note=modelscope_data.WINDOW_NOTE)
+            notes.append(f"Note: {modelscope_data.WINDOW_NOTE}")
         doc = Document(
             columns,
             rows,
@@ -409,22 +462,35 @@ def _anomaly_notes(anomalies: list[dict[str, Any]]) -> list[str]:
 class Scope(str, Enum):
     family = "family"
     official = "official"
+    global_ = "global"
 
 
 @app.command()
 @_errors
 def verify(
     claim: Annotated[
-        str, typer.Argument(help='A claim such as "700M+ downloads" or "qwen passed llama".')
-    ],
+        str | None,
+        typer.Argument(
+            help='A claim such as "700M+ downloads by December 2025" or "qwen passed llama".'
+        ),
+    ] = None,
     *,
+    claims_file: Annotated[
+        Path | None,
+        typer.Option("--claims", help="Check every claim of this TOML claim sheet instead."),
+    ] = None,
     family: FamilyOpt = DEFAULT_FAMILY,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Date to check (default: latest).")
+        str | None,
+        typer.Option("--as-of", help="Date to check an undated claim at (default: latest)."),
     ] = None,
     scope: Annotated[
-        Scope, typer.Option(help="Count the whole family or official repos only.")
-    ] = Scope.family,
+        Scope | None,
+        typer.Option(
+            help="Only this scope: official repos, the family with derivatives, or global "
+            "(Hub family + ModelScope). Default: every scope."
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
     chart: ChartOpt = None,
     log: LogOpt = False,
@@ -433,39 +499,42 @@ def verify(
     """Check a claim against the warehouse: verdict, date, scope, evidence and projection."""
     from collector.output import charts
 
-    parsed = claims.parse_claim(claim)
-    family = parsed.subject or family
+    if (claim is None) == (claims_file is None):
+        raise UsageError('give one claim (e.g. "700M+ downloads") or --claims FILE')
     day = parse_range_bound(as_of, end=True, today=_today()) if as_of else None
+    scope_name = scope.value if scope else None
+    if claims_file is not None:
+        if chart:
+            raise UsageError("--chart draws one claim; it does not apply to --claims")
+        if as_of:
+            raise UsageError("--as-of does not apply to --claims: each claim has its date")
+        title, sheet = claim_sheet.load(claims_file, family, _today())
+        with warehouse.reader(db) as con:
+            _simulated_notice(con)
+            entries = claim_sheet.check(con, sheet, scope_name)
+        notes = sorted({n for e in entries for n in e["result"].get("notes", [])})
+        _out(claim_words.sheet_document(title, entries, [f"Note: {n}" for n in notes]), fmt)
+        return
+    parsed = claims.parse_claim(claim or "", day or _today())
+    family = parsed.subject or family
     if chart:
         charts.check_path(chart)
+        if parsed.kind == "growth" or scope_name == "global":
+            raise UsageError("--chart draws threshold and 'passed' claims on the Hub scopes")
     with warehouse.reader(db) as con:
         simulated = _simulated_notice(con)
-        result = claims.verify(con, parsed, family, day, scope.value)
+        result = claims.verify(con, parsed, family, day, scope_name)
+        at = date.fromisoformat(result["as_of"]) if result.get("as_of") else None
         if chart and parsed.versus:
-            cmp = claims.versus_comparison(con, parsed, family, day, scope.value)
+            cmp = claims.versus_comparison(con, parsed, family, at, result["scope"])
             drawn = charts.compare_chart(cmp, log, title=f"{parsed.text} ({result['verdict']})")
         elif chart:
-            points = claims.claim_series(con, parsed, family, day, scope.value)
-            anomalies = reports.daily_series(con, family, None, day).anomalies
+            points = claims.claim_series(con, parsed, family, day, result["scope"])
+            anomalies = reports.daily_series(con, family, None, at).anomalies
             drawn = charts.verify_chart(result, points, anomalies, log)
-    # sentences go under the table, so that the value column stays narrow
-    prose = ("note", "projection")
-    rows = [{"field": k, "value": _cell(k, v)} for k, v in result.items() if k not in prose]
-    if result.get("projection"):
-        rows.append({"field": "projected_date", "value": result["projection"]["projected_date"]})
-    notes = [f"{k.capitalize()}: {_cell(k, result[k])}" for k in prose if result.get(k)]
-    doc = Document(["field", "value"], rows, result, title=f"{family}: {parsed.text}", notes=notes)
-    _out(doc, fmt)
+    _out(claim_words.document(result), fmt)
     if chart:
         _save_chart(drawn, chart, simulated)
-
-
-def _cell(key: str, value: Any) -> Any:
-    if key == "projection" and value is not None:
-        return projection.describe(value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={'' if v is None else f'{v:,}'}" for k, v in value.items())
-    return value
 
 
 @app.command()
@@ -767,11 +836,73 @@ def export_cmd(
 
 @app.command()
 @_errors
+def site(
+    *,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder of the site (replaced whole, at once).")
+    ],
+    db: DbOpt = None,
+) -> None:
+    """A static site of the warehouse: an index of families and a page per family."""
+    from collector.site.build import build_site
+
+    built = build_site(db, out)
+    if built.simulated:
+        typer.echo("Notice: the site shows simulated data (generated by `make example`).", err=True)
+    typer.echo(
+        f"Site written to {built.out}: {built.pages} pages, {built.files} files "
+        f"({', '.join(built.families) or 'no families'}); open {built.out / 'index.html'}"
+    )
+
+
+@app.command()
+@_errors
 def migrate(*, db: DbOpt = None) -> None:
     """Create the warehouse or bring its schema up to date."""
     with warehouse.writer(db):
         pass
     typer.echo(f"{warehouse.db_path(db)}: schema up to date")
+
+
+@app.command(name="backup")
+@_errors
+def backup_cmd(
+    directory: Annotated[Path, typer.Argument(help="Folder to keep backups in.")],
+    *,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="Keep only the newest N backups there.")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Copy the warehouse consistently into a new backup folder, even while the daemon runs."""
+    made = backup_mod.backup(db, directory, keep=keep)
+    typer.echo(_backup_line("Backed up", made))
+
+
+@app.command()
+@_errors
+def restore(
+    source: Annotated[Path, typer.Argument(help="A backup folder, or a folder of backups.")],
+    *,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing warehouse (kept aside).")
+    ] = False,
+    db: DbOpt = None,
+) -> None:
+    """Put a backup in place as the warehouse (the newest one in a folder of backups)."""
+    done = backup_mod.restore(source, db, force=force)
+    typer.echo(_backup_line(f"Restored {done['restored_to']} from", done))
+    for path in done["moved_aside"]:
+        typer.echo(f"The warehouse it replaced is kept as {path}", err=True)
+
+
+def _backup_line(what: str, m: dict[str, Any]) -> str:
+    runs = m["tables"].get("runs", 0)
+    removed = f"; removed {len(m['removed'])} older" if m.get("removed") else ""
+    return (
+        f"{what} {m['path']}: {runs:,} runs, {sum(m['tables'].values()):,} rows in "
+        f"{len(m['tables'])} tables, taken {m['created_at']}{removed}"
+    )
 
 
 @app.command()

@@ -23,3 +23,7 @@ class WarehouseError(UsageError):
 
 class WarehouseBusy(CollectorError):
     """Another process holds the warehouse's write lock for longer than we wait."""
+
+
+class StorageFailure(CollectorError):
+    """The disk under the warehouse or its stage failed (full, size limit, read-only ...)."""

@@ -25,7 +25,10 @@ _KNOWN_KEYS = {
     "name_pattern",
     "search",
     "strategy",
+    "sources",
+    "modelscope_owners",
 }
+SOURCES = ("hub", "modelscope")  # where `collector snapshot` reads a family's counters
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -42,6 +45,8 @@ class Family:
     search: str = ""
     strategy: str = "auto"
     source: str = field(default="", compare=False)
+    sources: tuple[str, ...] = ("hub",)  # live sources snapshotted by default
+    modelscope_owners: tuple[str, ...] = ()  # ModelScope orgs (default: the authors)
 
     def is_official(self, repo_id: str, author: str | None) -> bool:
         """True when a repo belongs to the family by authorship or explicit listing."""
@@ -145,6 +150,13 @@ def _parse_family(src: Path, name: str, spec: object) -> Family:
     strategy = spec.get("strategy", "auto")
     if strategy not in STRATEGIES:
         raise UsageError(f"{where}: field 'strategy': must be one of {', '.join(STRATEGIES)}")
+    sources = _str_list(where, "sources", spec.get("sources", ["hub"]))
+    bad = [x for x in sources if x not in SOURCES]
+    if bad or not sources or len(set(sources)) != len(sources):
+        raise UsageError(
+            f"{where}: field 'sources': must be a list of distinct {' / '.join(SOURCES)}"
+        )
+    owners = _str_list(where, "modelscope_owners", spec.get("modelscope_owners", []))
     return Family(
         name=name,
         authors=tuple(authors),
@@ -155,6 +167,8 @@ def _parse_family(src: Path, name: str, spec: object) -> Family:
         search=search,
         strategy=strategy,
         source=str(src),
+        sources=tuple(sources),
+        modelscope_owners=tuple(owners),
     )
 
 

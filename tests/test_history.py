@@ -299,5 +299,11 @@ def test_verify(history_hub: FakeHub, cli: Cli, args: list[str], expected: dict)
 def test_verify_table(hub: FakeHub, cli: Cli) -> None:
     build_history(hub, cli)
     out = cli("verify", "1.9K downloads").stdout
-    assert "verdict                              supported" in out
-    assert "breakdown       official=1,700, derivative=287" in out
+    assert out.startswith("Supported: the qwen family on Hugging Face")
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[4:7]}
+    assert rows == {
+        "official": ["1,700", "not_supported"],
+        "family": ["1,987", "supported"],
+        "global": ["not_measured"],
+    }
+    assert "Breakdown (family): official=1,700, derivative=287" in out

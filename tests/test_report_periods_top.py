@@ -94,7 +94,14 @@ def test_period_sql_reproduces_the_cli(sample: Path, cli: Cli) -> None:
     con = duckdb.connect(str(sample), read_only=True)
     try:
         cur = con.execute(
-            PERIOD_SQL, {"format": "%Y-%m", "family": "qwen", "since": None, "until": None}
+            PERIOD_SQL,
+            {
+                "format": "%Y-%m",
+                "family": "qwen",
+                "since": None,
+                "until": None,
+                "platform": "huggingface",
+            },
         )
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

@@ -10,7 +10,7 @@ window or a slope that is not positive. See PROJECTION_SQL.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
@@ -61,6 +61,9 @@ def project(
         result["reason"] = f"no growth over the last {window} days"
         return result
     days = max(math.ceil((threshold - last_value) / per_day), 0)
+    if days > (date.max - last).days:  # a near-flat trend: no calendar date reaches it
+        result["reason"] = "not before the year 9999 at this rate"
+        return result
     result["projected_date"] = (last + timedelta(days=days)).isoformat()
     return result
 

@@ -62,10 +62,11 @@ def daily_series(
     family: str,
     since: date | None = None,
     until: date | None = None,
+    platform: str = "huggingface",
 ) -> Series:
     """One row per UTC day with a complete snapshot (the day's last one counts)."""
     check_family(con, family)
-    where, params = _range(family, since, until)
+    where, params = _range(family, since, until, platform)
     rows = _rows(
         con,
         f"SELECT {', '.join(SERIES_COLUMNS)}, source FROM family_daily WHERE {where} ORDER BY date",
@@ -112,7 +113,7 @@ SELECT strftime(date, $format) AS period, max(date) AS date, count(*) AS day_run
        CAST(sum(new_downloads) AS BIGINT) AS new_downloads,
        string_agg(DISTINCT source, ',' ORDER BY source) AS source
 FROM family_daily
-WHERE family = $family AND platform = 'huggingface'
+WHERE family = $family AND platform = $platform
   AND date >= coalesce($since, date) AND date <= coalesce($until, date)
 GROUP BY period ORDER BY date
 """
@@ -124,13 +125,20 @@ def period_series(
     every: str,
     since: date | None = None,
     until: date | None = None,
+    platform: str = "huggingface",
 ) -> list[dict[str, Any]]:
     """One row per day, ISO week or month with a day-run (PERIOD_SQL)."""
     check_family(con, family)
     rows = _rows(
         con,
         PERIOD_SQL,
-        {"format": PERIODS[every], "family": family, "since": since, "until": until},
+        {
+            "format": PERIODS[every],
+            "family": family,
+            "since": since,
+            "until": until,
+            "platform": platform,
+        },
     )
     for row in rows:
         row["date"] = row["date"].isoformat()
@@ -182,9 +190,11 @@ def _group_order(g: str) -> tuple[int, str]:
     return (len(order) + (int(g) if g.isdigit() else 0), g)
 
 
-def _range(family: str, since: date | None, until: date | None) -> tuple[str, list[Any]]:
-    where: list[str] = ["family = ?", "platform = 'huggingface'"]
-    params: list[Any] = [family]
+def _range(
+    family: str, since: date | None, until: date | None, platform: str = "huggingface"
+) -> tuple[str, list[Any]]:
+    where: list[str] = ["family = ?", "platform = ?"]
+    params: list[Any] = [family, platform]
     if since:
         where.append("date >= ?")
         params.append(since)

@@ -14,6 +14,10 @@
 - Each run is one line for the log sink, and a row in `runs` (take_snapshot records
   complete and failed runs; an interrupted one leaves none).
 - Runs are stamped with the daemon's clock (the wall clock), never $COLLECTOR_NOW.
+- A schedule with `site = "DIR"` rebuilds that static site after a run that stored a
+  snapshot (complete or partial); the build swaps the folder at once (collector.site.build).
+- A schedule with `backup = {dir, keep}` backs the warehouse up after each of its runs, in
+  the same worker thread (so never during a commit), keeping the newest `keep` backups.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import duckdb
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_MAX_INSTANCES,
@@ -46,10 +51,10 @@ from collector.errors import CollectorError
 from collector.families import Family, get_families
 from collector.scheduling import status as history
 from collector.scheduling.lockfile import ProcessLock
-from collector.scheduling.schedules import NEVER, Schedule, format_duration
+from collector.scheduling.schedules import NEVER, BackupSpec, Schedule, format_duration
 from collector.snapshot.run import RunResult, SnapshotFailed, take_snapshot
 from collector.sources.hub import HubClient
-from collector.store import warehouse
+from collector.store import backup, warehouse
 
 Log = Callable[[str], None]
 Clock = Callable[[], datetime]
@@ -273,20 +278,51 @@ class Daemon:
         """One run of a schedule: each family in turn. Never raises (the log says why)."""
         with self._busy():
             db = self.dbs[schedule.name]
+            stored = False
             for family in self.families[schedule.name]:
                 if self.stopping.is_set():
-                    return
+                    break
                 try:
-                    self._run_family(schedule, family, db)
+                    stored = self._run_family(schedule, family, db) or stored
                 except Interrupted:
-                    return
+                    break
                 except Exception as exc:  # keep the daemon alive for the next run
                     self.log(
                         f"{schedule.name} {family.name}: unexpected error "
                         f"{type(exc).__name__}: {exc}"
                     )
+            if stored and schedule.site is not None and not self.stopping.is_set():
+                self._build_site(schedule, db)
+            if schedule.backup is not None and not self.stopping.is_set():
+                self._backup(schedule, schedule.backup, db)
 
-    def _run_family(self, schedule: Schedule, family: Family, db: Path) -> None:
+    def _backup(self, schedule: Schedule, spec: BackupSpec, db: Path) -> None:
+        """Back the warehouse up after a run; a failure is logged, never fatal."""
+        try:
+            made = backup.backup(db, spec.dir, keep=spec.keep, now=self.clock())
+        except CollectorError as exc:
+            self.log(f"{schedule.name}: backup failed: {exc}")
+            return
+        removed = f", removed {len(made['removed'])} older" if made["removed"] else ""
+        self.log(
+            f"{schedule.name}: backup {made['path']} ({made['tables'].get('runs', 0):,} runs), "
+            f"keeping the newest {spec.keep}{removed}"
+        )
+
+    def _build_site(self, schedule: Schedule, db: Path) -> None:
+        from collector.site.build import build_site
+
+        try:
+            built = build_site(db, schedule.site or "")
+        except Exception as exc:  # the snapshot is stored; a failed build keeps the old site
+            self.log(f"{schedule.name}: site {schedule.site} not rebuilt: {exc}")
+            return
+        self.log(
+            f"{schedule.name}: site {built.out} rebuilt, {built.pages} pages ({built.seconds:.1f}s)"
+        )
+
+    def _run_family(self, schedule: Schedule, family: Family, db: Path) -> bool:
+        """One family's snapshot; True when it stored one (complete or partial)."""
         guard = RunGuard(self.stopping, schedule.timeout, schedule.path)
         client = HubClient(sleep=guard.sleep)
         start = self.clock()
@@ -318,14 +354,18 @@ class Daemon:
             )
         except SnapshotFailed as exc:
             self.log(line("failed", exc.result, exc.result.error))
-            return
+            return False
         except Interrupted as exc:
             self.log(line("interrupted", error=f"{exc}; nothing written"))
             raise
         except CollectorError as exc:
             self.log(line("failed", error=str(exc)))
-            return
+            return False
+        except (duckdb.Error, OSError) as exc:  # the disk failed: nothing of the run is written
+            self.log(line("failed", error=warehouse.describe(exc)))
+            return False
         self.log(line(result.status, result))
+        return result.status in ("complete", "partial")
 
     @contextmanager
     def _busy(self) -> Iterator[None]:

@@ -11,6 +11,10 @@ A schedule file, `schedules/NAME.toml` (NAME is the job's name in logs and `stat
                                # (a relative path is relative to the daemon's working directory)
     # misfire_grace = "12h"    # skip a run that would start later than this (default: never skip)
     # catch_up = true          # at start, run at once if a run was missed while the daemon was down
+    # site = "site"            # rebuild this static site folder (`collector site`) after each
+                               # run that stored a snapshot
+    # backup = {dir = "backups", keep = 7}  # after each run, back up the warehouse there and
+                               # keep the newest `keep` backups (default 7); see store/backup.py
 
 Interval schedules run on a fixed grid counted from 2000-01-01 00:00 in their time zone
 (`interval = "6h"` runs at 00:00, 06:00, 12:00 and 18:00), so the next run is known without
@@ -52,6 +56,8 @@ _KNOWN_KEYS = {
     "db",
     "misfire_grace",
     "catch_up",
+    "site",
+    "backup",
 }
 _DURATION_RE = re.compile(
     r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?"
@@ -59,6 +65,14 @@ _DURATION_RE = re.compile(
 )
 _NOT_A_DURATION = "not a duration"
 _DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+@dataclass(frozen=True)
+class BackupSpec:
+    """Where a schedule backs up its warehouse after each run, and how many to keep."""
+
+    dir: Path
+    keep: int = 7
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,8 @@ class Schedule:
     db: Path | None
     misfire_grace: float | None  # seconds; None: a late run always starts
     catch_up: bool
+    site: Path | None = None  # the static site to rebuild after a run that stored a snapshot
+    backup: BackupSpec | None = None
 
     def trigger(self) -> BaseTrigger:
         """The APScheduler trigger of this schedule (the daemon and `status` share it)."""
@@ -197,7 +213,11 @@ def load_schedule(path: Path) -> Schedule:
     catch_up = data.get("catch_up", True)
     if not isinstance(catch_up, bool):
         raise bad("catch_up", "must be true or false")
+    site = data.get("site")
+    if site is not None and (not isinstance(site, str) or not site.strip()):
+        raise bad("site", "must be a folder path")
     return Schedule(
+        backup=_backup(bad, data.get("backup")),
         name=path.stem,
         path=path,
         families=tuple(f.strip() for f in families),
@@ -208,7 +228,24 @@ def load_schedule(path: Path) -> Schedule:
         db=Path(db) if db else None,
         misfire_grace=grace,
         catch_up=catch_up,
+        site=Path(site) if site else None,
     )
+
+
+def _backup(bad: Callable[[str, str], UsageError], value: object) -> BackupSpec | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise bad("backup", 'must be a table such as {dir = "backups", keep = 7}')
+    unknown = sorted(set(value) - {"dir", "keep"})
+    if unknown:
+        raise bad("backup", f"unknown key {unknown[0]!r} (known: dir, keep)")
+    folder, keep = value.get("dir"), value.get("keep", 7)
+    if not isinstance(folder, str) or not folder.strip():
+        raise bad("backup", "'dir' must be a folder path")
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise bad("backup", f"'keep' must be a whole number of at least 1, not {_toml(keep)}")
+    return BackupSpec(Path(folder), keep)
 
 
 def parse_duration(value: object) -> float:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -311,7 +312,7 @@ def _make_plan(
     )
 
 
-def _latency(client: HubClient) -> dict[str, float | bool]:
+def _latency(client: HubClient) -> dict[str, Any]:  # Plan's latency fields, by name
     """The per-request latency for a plan: measured on this client's pages, else the default."""
     measured = client.stats.page_latency
     if measured is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -25,7 +26,6 @@ from collector.snapshot.commit import (
 )
 from collector.snapshot.crawl import failed_listings, load_problems, saved_stats
 from collector.snapshot.discovery import (
-    Discovery,
     Estimate,
     HubDiscovery,
     Progress,
@@ -120,15 +120,19 @@ def take_snapshot(
 def _snapshot_family(
     family: Family,
     db: str | os.PathLike[str] | None,
-    client: HubClient,
+    client: Any,
     now: datetime,
     progress: Progress,
     resume: bool,
-    strategy: Discovery | None = None,
+    strategy: Any = None,
     estimate: Estimate | None = None,
+    source: str = "hub",
+    platform: str = "huggingface",
 ) -> RunResult:
+    """One family's snapshot from one source (`client` and `strategy` read it; a source
+    other than the Hub has its own stage file and looks up departures with its client)."""
     strategy = strategy or get_strategy(family.strategy if family.strategy != "auto" else "lineage")
-    path = stage_path(db, family.name)
+    path = stage_path(db, family.name if source == "hub" else f"{family.name}@{source}")
     with warehouse.writer(db) as con:  # checks the warehouse before spending requests
         opened, discarded = open_stage(path, family, strategy.name, now, resume)
         if discarded:
@@ -136,13 +140,13 @@ def _snapshot_family(
         try:
             done = committed(con, opened.stage_id, family.name)
             if done is None:
-                if opened.resumed and last_started(con, family.name) > opened.started_at:
+                if opened.resumed and last_started(con, family.name, platform) > opened.started_at:
                     opened.stage.close()  # a later snapshot was taken since: start over
                     discard(path)
                     opened, _ = open_stage(path, family, strategy.name, now, False)
-                check_clock(con, family.name, opened.started_at)
-                has_history = last_started(con, family.name) != datetime.min
-                previous = previous_members(con, family.name)
+                check_clock(con, family.name, opened.started_at, platform)
+                has_history = last_started(con, family.name, platform) != datetime.min
+                previous = previous_members(con, family.name, platform)
         except BaseException:
             opened.stage.close()
             raise
@@ -165,14 +169,23 @@ def _snapshot_family(
     stage = opened.stage
     problems = load_problems(stage)
     result = RunResult(
-        None, family.name, started_at, "complete", strategy.name, resumed=opened.resumed
+        None,
+        family.name,
+        started_at,
+        "complete",
+        strategy.name,
+        resumed=opened.resumed,
+        source=source,
     )
     try:
         after_crawl = None
         try:
             strategy.collect([family], client, stage, problems, progress)
             after_crawl = _counts(client)
-            _follow_departures(stage, client, previous, problems)
+            if source == "hub":
+                _follow_departures(stage, client, previous, problems)
+            else:
+                strategy.follow_departures(stage, client, previous, problems)
         except CollectorError as exc:
             result.status, result.error = "failed", str(exc)
         _partial_or_failed(result, stage, has_history)
@@ -182,7 +195,7 @@ def _snapshot_family(
         stage.finish()
         result.repos_seen = stage.repo_count
         with warehouse.writer(db) as con:
-            check_clock(con, family.name, started_at)
+            check_clock(con, family.name, started_at, platform)
             if result.status == "failed":
                 result.run_id = insert_run(con, result, opened.stage_id)
             else:
