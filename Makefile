@@ -11,10 +11,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP) ## check the Hub, snapshot the qwen family into ./warehouse.duckdb, print the trend
+run: $(STAMP) ## check the Hub, import qwen's history, snapshot it into ./warehouse.duckdb, print the trend and two claims
 	$(BIN)/collector doctor
+	$(BIN)/collector backfill --family qwen
 	$(BIN)/collector snapshot --family qwen
-	$(BIN)/collector report --family qwen
+	$(BIN)/collector report --family qwen --every month
+	$(BIN)/collector verify "600M+ downloads" --family qwen --as-of 2025-12-31
+	$(BIN)/collector verify "700M+ downloads" --family qwen --as-of 2026-01-31
 
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest

@@ -9,6 +9,9 @@ Sections (each can be skipped):
             `report`, `verify` and `top --by new_downloads` latency against the same
             figures computed in pandas
   startup   the CLI's start-up (--version, --help, report, verify) against `python -c pass`
+  backfill  `collector backfill` of --backfill-days days for --backfill-members members
+            out of --backfill-repos repos from a synthetic Model Pulse dataset in the
+            huggingface_hub cache (bench/backfill.py), against a naive pandas import
 The results (with the machine's description) go to --out, default bench/results.md.
 """
 
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench import everyday, history, naive, snapshots, storage
+from bench import backfill, everyday, history, naive, snapshots, storage
 from bench.measure import hub_server, run_measured
 
 TARGET_RSS_MB = 500
@@ -286,6 +289,12 @@ def _verdict(target: str, measured: str, met: bool) -> str:
     return f"| {target} | {measured} | {'met' if met else '**missed**'} |"
 
 
+def section_backfill(args: argparse.Namespace, out: list[str], verdicts: list[str]) -> None:
+    lines, verdict = backfill.run(args)
+    out += lines
+    verdicts.append(verdict)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         prog="python -m bench",
@@ -299,14 +308,17 @@ def main() -> None:
     ap.add_argument("--history-days", type=int, default=365)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument(
-        "--only", action="append", choices=["snapshot", "storage", "reports", "startup"]
+        "--only",
+        action="append",
+        choices=["snapshot", "storage", "reports", "startup", "backfill"],
     )
     ap.add_argument("--skip-lineage", action="store_true", help="no lineage snapshot")
     ap.add_argument("--skip-naive", action="store_true", help="no naive snapshot")
     ap.add_argument("--skip-events", action="store_true", help="do not time the event views")
+    backfill.add_arguments(ap)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results.md"))
     args = ap.parse_args()
-    sections = args.only or ["startup", "snapshot", "storage", "reports"]
+    sections = args.only or ["startup", "snapshot", "storage", "reports", "backfill"]
     started = time.perf_counter()
     out: list[str] = []
     verdicts: list[str] = []

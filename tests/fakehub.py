@@ -356,6 +356,7 @@ class FakeHub:
         self.slow_seconds = slow_seconds
         self.retry_after_seconds = retry_after_seconds
         self.repeat_across_pages = False
+        self.datasets: Any = None  # dataset repos (tests/fakedatasets.py), when attached
         self.bytes_sent = 0  # bytes of response bodies sent
         self.pages_served = 0  # complete listing pages served, all listings together
         self.errors: list[str] = []  # unexpected server-side exceptions (should stay empty)
@@ -641,6 +642,8 @@ class FakeHub:
                 response = _Response(200, html, [("Content-Type", "text/html")])
             elif rate is not None and not rate[0]:
                 response = self._quota_response(rate[2])
+            elif self.datasets is not None and self.datasets.serves(path):
+                response = self.datasets.respond(handler.command, path, params, handler.headers)
             else:
                 response = self._route(handler.command, path, params)
         except Exception as exc:  # a bug in the fake: answer, and keep it visible to tests

@@ -137,7 +137,7 @@ def test_report_json_matches_hand_computed_history(history_hub: FakeHub, cli: Cl
     out = json.loads(cli("report", "--format", "json").stdout)
     assert out == {
         "family": "qwen",
-        "series": EXPECTED_SERIES,
+        "series": [dict(s, source="hub") for s in EXPECTED_SERIES],  # own snapshots
         "anomalies": EXPECTED_ANOMALIES,
         "partial_days": [],
     }

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector.store import frozen, migrations, rollup, views
+from collector.store import frozen, migrations, rollup
 from tests.conftest import Cli
 
 # (the version a warehouse was made at, whether that version knew partial runs)
@@ -28,7 +28,13 @@ VERSIONS = [
     ("m007_daily_rollup", True),
     ("m008_sources", True),
     ("m009_repo_new_downloads", True),
+    ("m010_imports", True),
 ]
+# What each migration since m008 added, so that a warehouse of its time can be emulated
+LATER_TABLES = {
+    "m009_repo_new_downloads": ["rollup_repo_new", "rollup_repo_runs"],
+    "m010_imports": ["imports"],
+}
 HISTORY = """
 INSERT INTO runs (run_id, family, started_at, status, strategy, members) VALUES
     (1, 'acme', '2026-01-01 10:00', 'complete', 'lineage', 2),
@@ -98,12 +104,14 @@ def _make(path: Path, version: str, partial: bool) -> None:
         con.execute(PARTIAL)
     if version == "m007_daily_rollup":
         con.execute(frozen.M007_FILL)  # the rollup its snapshots kept
-    elif version == "m008_sources":  # its views, and the rollup its snapshots kept
-        views.install(con)
+    elif names.index(version) >= names.index("m008_sources"):
+        # the rollup its snapshots kept (today's rules), without what later migrations added
+        migrations.migrate(con)
         rollup.rebuild(con)
-    elif version == names[-1]:
-        migrations.migrate(con)  # the current views
-        rollup.rebuild(con)
+        for later in names[names.index(version) + 1 :]:
+            for table in LATER_TABLES[later]:
+                con.execute(f"DROP TABLE {table}")
+        con.execute("DELETE FROM _migrations WHERE name > ?", [version])
     con.close()
 
 

@@ -1,7 +1,7 @@
 """The command line: parses options, calls the library, renders the result. Nothing else.
 
 `app.py` holds the typer app and the options every command shares; each group of
-commands has its module: `collect.py` (snapshot, doctor), `reading.py` (report, verify,
+commands has its module: `collect.py` (snapshot, doctor, backfill, sources), `reading.py` (report, verify,
 members, top, compare, why), `files.py` (badge, export, site), `upkeep.py` (migrate,
 backup, restore), `schedule.py` (daemon, runs, status). A new command is a short
 function in the module of its group.

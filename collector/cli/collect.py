@@ -1,4 +1,4 @@
-"""Commands that talk to the Hub: snapshot and doctor."""
+"""Commands that talk to the Hub: snapshot, doctor, and backfill (with `sources`, what it imported)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from collector.cli.app import (
     DEFAULT_FAMILY,
     DbOpt,
     FamiliesOpt,
+    FamilyOpt,
     FormatOpt,
     QuietOpt,
+    SinceOpt,
+    UntilOpt,
     app,
     errors,
     out,
@@ -20,7 +23,7 @@ from collector.cli.app import (
 from collector.errors import UsageError
 from collector.families import Strategy
 from collector.output.render import Format
-from collector.reports.vocab import Source
+from collector.reports.vocab import BackfillSource, Source
 
 
 @app.command()
@@ -127,3 +130,79 @@ def doctor(*, fmt: FormatOpt = Format.table) -> None:
     out(doc, fmt)
     if broken:
         raise typer.Exit(1)
+
+
+@app.command()
+@errors
+def backfill(
+    *,
+    family: FamilyOpt = DEFAULT_FAMILY,
+    source: Annotated[
+        BackfillSource,
+        typer.Option("--source", help="Dataset to import (modelpulse/model-pulse-data)."),
+    ] = BackfillSource.modelpulse,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            "--revision", help="Dataset revision (commit sha) to import; default: newest."
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Compare the dataset with own snapshots on shared days; store nothing."
+        ),
+    ] = False,
+    db: DbOpt = None,
+    families: FamiliesOpt = None,
+    fmt: FormatOpt = Format.table,
+    quiet: QuietOpt = False,
+) -> None:
+    """Import a family's history before its first snapshot from a public dataset.
+
+    One run per dataset day, recorded with its source, revision and lineage basis; days
+    with an own snapshot are never replaced, and a rerun adds nothing.
+    """
+    from collector.dates import parse_range, today
+    from collector.families import get_families
+    from collector.output.progress import BackfillProgress
+    from collector.snapshot import backfill as backfill_mod
+
+    quiet_hub()
+    fam = get_families([family], families)[0]
+    lo, hi = parse_range(since, until, today=today())
+    with BackfillProgress(enabled=not quiet) as progress:
+        if check:
+            result = backfill_mod.check(fam, db=db, revision=revision, progress=progress)
+        else:
+            done = backfill_mod.backfill(
+                fam,
+                db=db,
+                source=source.value,
+                since=lo,
+                until=hi,
+                revision=revision,
+                progress=progress,
+            )
+    if check:
+        out(backfill_mod.check_document(result), fmt)
+        return
+    for line in backfill_mod.summary_lines(done):
+        typer.echo(line)
+
+
+@app.command()
+@errors
+def sources(*, fmt: FormatOpt = Format.table, db: DbOpt = None) -> None:
+    """What was imported from public datasets: per family, source and revision, the days,
+    the lineage basis and when."""
+    from collector.output.render import Document
+    from collector.snapshot import backfill as backfill_mod
+    from collector.store import warehouse
+
+    with warehouse.reader(db) as con:
+        rows = backfill_mod.imported_sources(con)
+    title = "imported history"
+    out(Document(backfill_mod.SOURCE_COLUMNS, rows, {"sources": rows}, title=title), fmt)

@@ -76,8 +76,13 @@ def report(data: dict[str, Any], groups: list[str] | None = None) -> Document:
     notes = partial_notes(data["partial_days"]) + anomaly_notes(data["anomalies"])
     if data.get("note"):
         notes.append(f"Note: {data['note']}")
+    from collector.reports.series import mixed_sources
+
+    shown = [c for c in plain if c != "partial"]  # partial days are named in the notes
+    if mixed_sources(data["series"]):
+        shown.append("source")  # own snapshots next to imported days: say which
     return Document(
-        [c for c in plain if c != "partial"],  # partial days are named in the notes
+        shown,
         data["series"],
         data,
         title=title,

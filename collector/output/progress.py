@@ -133,3 +133,63 @@ class SnapshotProgress:
         if quota is not None and total > quota.requests:
             seconds = max(seconds, remaining / quota.requests * quota.window)
         return f"ETA ~{format_duration(seconds, about=True)}"
+
+
+class BackfillProgress:
+    """Progress of a backfill on stderr: what it imports, then one bar of bytes with an ETA
+    (files already in the huggingface_hub cache count at once); silent when disabled."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        from rich.progress import DownloadColumn, TimeRemainingColumn, TransferSpeedColumn
+
+        self.enabled = enabled
+        self.console = Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> BackfillProgress:
+        if self.enabled:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.enabled:
+            self._progress.stop()
+
+    def _say(self, text: str) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True)
+
+    def __call__(self, event: str, **data: Any) -> None:
+        if not self.enabled:
+            return
+        if event == "pinned":
+            self._say(f"{data['dataset']} at revision {data['revision']}")
+        elif event == "lineage":
+            self._say(f"members: {data['members']:,}, by {data['described']}")
+        elif event == "download":
+            if self._task is not None:
+                self._progress.remove_task(self._task)
+            self._task = self._progress.add_task(
+                f"{data['files']} file{'' if data['files'] == 1 else 's'}",
+                total=data["total"] or None,
+            )
+        elif event == "bytes" and self._task is not None:
+            self._progress.advance(self._task, data["advance"])
+        elif event == "reading":
+            self._say(f"reading {data['files']} series file(s) for {data['members']:,} members")
+        elif event == "storing":
+            self._say(f"storing {data['days']:,} days")

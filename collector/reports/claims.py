@@ -214,6 +214,13 @@ def verify(
         "supported_by": [a["scope"] for a in answers if a["verdict"] == "supported"],
         "notes": notes,
     }
+    if primary.get("snapshot_date"):  # where the verdict's figures come from
+        result.update(provenance(con, family, date.fromisoformat(primary["snapshot_date"])))
+        if primary.get("first_reached"):
+            first = provenance(con, family, date.fromisoformat(primary["first_reached"]))
+            if first["source"] != result["source"]:
+                result["first_reached_source"] = first["source"]
+                result["first_reached_revision"] = first["revision"]
     if primary["verdict"] != "supported" and primary["verdict"] != "not_measured":
         col = _scope_column(claim.metric, main)
         if col and primary.get("measured") is not None:
@@ -244,6 +251,19 @@ def _breakdown(
         return {"official": off, "derivative": None}
     derivative = fam - off if fam is not None and off is not None else None
     return {"official": off, "derivative": derivative}
+
+
+def provenance(con: duckdb.DuckDBPyConnection, family: str, day: date) -> dict[str, Any]:
+    """Where the family's figures of `day` come from: `source` ('hub' for own snapshots),
+    the dataset `revision` of an import, and the `lineage_basis` of its membership."""
+    row = con.execute(
+        """SELECT f.source, r.revision, coalesce(r.lineage_basis, 'snapshot:' || f.run_id)
+           FROM family_daily f JOIN runs r USING (run_id)
+           WHERE f.family = ? AND f.platform = 'huggingface' AND f.date = ?""",
+        [family, day],
+    ).fetchall()
+    source, revision, basis = row[0] if row else (None, None, None)
+    return {"source": source, "revision": revision, "lineage_basis": basis}
 
 
 _POINTS_SQL = """SELECT date, {col} AS value FROM family_daily

@@ -71,7 +71,7 @@ def daily_series(
     where, params = _range(family, since, until, platform)
     rows = _rows(
         con,
-        f"SELECT {', '.join(SERIES_COLUMNS)} FROM family_daily WHERE {where} ORDER BY date",
+        f"SELECT {', '.join(SERIES_COLUMNS)}, source FROM family_daily WHERE {where} ORDER BY date",
         params,
     )
     anomalies = _rows(
@@ -92,6 +92,11 @@ def daily_series(
     return Series(family, rows, anomalies, partial)
 
 
+def mixed_sources(rows: list[dict[str, Any]]) -> bool:
+    """True when the rows come from more than one source (own snapshots and imports)."""
+    return len({part for r in rows for part in str(r.get("source") or "").split(",")}) > 1
+
+
 # Period labels for `report --every`: ISO dates, ISO weeks (Monday first), months.
 PERIODS = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
 PERIOD_COLUMNS = ["period", "date", "day_runs"] + SERIES_COLUMNS[1:]
@@ -108,7 +113,8 @@ SELECT strftime(date, $format) AS period, max(date) AS date, count(*) AS day_run
        arg_max(downloads_30d, date) AS downloads_30d,
        arg_max(likes, date) AS likes,
        CAST(sum(new_downloads) AS BIGINT) AS new_downloads,
-       bool_or(partial) AS partial
+       bool_or(partial) AS partial,
+       string_agg(DISTINCT source, ',' ORDER BY source) AS source
 FROM family_daily
 WHERE family = $family AND platform = $platform
   AND date >= coalesce($since, date) AND date <= coalesce($until, date)

@@ -47,6 +47,12 @@ class Source(StrEnum):
     modelscope = "modelscope"
 
 
+class BackfillSource(StrEnum):
+    """Public datasets `collector backfill` imports history from."""
+
+    modelpulse = "modelpulse"
+
+
 class Scope(StrEnum):
     """Which repos a claim counts: the official ones, the whole family, or the family on
     the Hub plus its ModelScope org(s)."""

@@ -224,6 +224,27 @@ def m009_repo_new_downloads(db: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m010_imports(db: duckdb.DuckDBPyConnection) -> None:
+    """Days imported from public datasets (collector/store/imports.py): what the run row
+    does not say (its source, revision and lineage basis are in `runs` since m008)."""
+    db.execute(
+        """
+        -- One row per imported day-run (runs.strategy = 'import').
+        CREATE TABLE imports (
+            run_id      BIGINT PRIMARY KEY,
+            family      VARCHAR NOT NULL,
+            day         DATE NOT NULL,
+            dataset     VARCHAR NOT NULL,   -- e.g. modelpulse/model-pulse-data
+            flags       VARCHAR,            -- JSON list of the dataset's notes on the day
+            fingerprint VARCHAR NOT NULL,   -- of the day's imported rows (reimports)
+            imported_at TIMESTAMP NOT NULL,
+            all_time    BOOLEAN             -- false: the dataset had no all-time counters
+        );
+        """
+    )
+
+
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the migrations recorded in this warehouse, in order."""
     exists = db.execute(

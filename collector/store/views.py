@@ -10,7 +10,9 @@ latest row at or before it). Views, for analysts (see README "Querying with SQL"
 - `family_daily`    the daily series `collector report` prints; `partial` and `stale_repos`
                     (members a partial run could not refresh, kept at their last value)
 - `family_groups_daily`  cumulative downloads per relation / depth group (`report --by`)
-- `report_anomalies` counter decreases, departed members and late joiners, by date
+- `report_anomalies` counter decreases, departed members and late joiners, by date, and
+                    the days an imported dataset flags (kinds `partial_day`, `skipped_day`,
+                    `low_day`, `short_day`, `frozen_day`; no repo)
 - `members_daily`   members at each day-run with their counters (point lookups, `members`)
 
 Every view carries `platform` (`huggingface`, `modelscope`) and `source` (the `sources`
@@ -136,6 +138,11 @@ SELECT family, platform, run_id, repo_key,
 FROM {deltas} WHERE decreased OR departed OR joined_existing
 """
 
+# Imported days whose source had no all-time counters (`imports.all_time` false: Model
+# Pulse before 2025-02-27) show them empty, never 0; the first day that has them shows no
+# new_downloads (the counter appearing is not downloads).
+NO_ALL_TIME = "CASE WHEN i.all_time = false THEN NULL ELSE"
+
 VIEWS_SQL = f"""
 CREATE OR REPLACE VIEW day_runs AS {DAY_CHOICE};
 
@@ -207,22 +214,27 @@ JOIN day_runs e ON e.family = d.family AND e.run_id = d.run_id;
 CREATE OR REPLACE VIEW family_daily AS
 SELECT d.family, d.date, d.run_id, d.started_at,
        CAST(sum(coalesce(p.d_repos, 0)) OVER w AS BIGINT) AS repos,
-       CAST(sum(coalesce(p.d_all_time, 0)) OVER w AS BIGINT) AS downloads_all_time,
-       CAST(sum(coalesce(p.d_official, 0)) OVER w AS BIGINT) AS official_downloads_all_time,
-       CAST(sum(coalesce(p.d_all_time, 0) - coalesce(p.d_official, 0)) OVER w AS BIGINT)
-           AS derivative_downloads_all_time,
+       {NO_ALL_TIME} CAST(sum(coalesce(p.d_all_time, 0)) OVER w AS BIGINT) END
+           AS downloads_all_time,
+       {NO_ALL_TIME} CAST(sum(coalesce(p.d_official, 0)) OVER w AS BIGINT) END
+           AS official_downloads_all_time,
+       {NO_ALL_TIME}
+            CAST(sum(coalesce(p.d_all_time, 0) - coalesce(p.d_official, 0)) OVER w AS BIGINT)
+       END AS derivative_downloads_all_time,
        CAST(sum(coalesce(p.d_d30, 0)) OVER w AS BIGINT) AS downloads_30d,
        CAST(sum(coalesce(p.d_likes, 0)) OVER w AS BIGINT) AS likes,
        CAST(sum(coalesce(p.d_official_repos, 0)) OVER w AS BIGINT) AS official_repos,
        CAST(sum(coalesce(p.d_official_d30, 0)) OVER w AS BIGINT) AS official_downloads_30d,
        CAST(sum(coalesce(p.d_official_likes, 0)) OVER w AS BIGINT) AS official_likes,
-       CASE WHEN d.day_index = 1 THEN NULL
+       CASE WHEN d.day_index = 1 OR i.all_time = false
+                 OR lag(coalesce(i.all_time, true)) OVER w = false THEN NULL
             ELSE CAST(coalesce(p.new_downloads, 0) AS BIGINT) END AS new_downloads,
        coalesce(p.decreases, 0) AS decreases,
        coalesce(p.departed, 0) AS departed,
        d.platform, d.source, d.partial,
        (SELECT count(*) FROM stale s WHERE s.run_id = d.run_id) AS stale_repos
 FROM day_runs d LEFT JOIN rollup_days p ON p.family = d.family AND p.run_id = d.run_id
+LEFT JOIN imports i ON i.run_id = d.run_id
 WINDOW w AS (PARTITION BY d.family, d.platform ORDER BY d.run_id);
 
 CREATE OR REPLACE VIEW family_groups_daily AS
@@ -248,7 +260,14 @@ CREATE OR REPLACE VIEW report_anomalies AS
 SELECT a.family, d.date, r.repo_id, a.kind, a.previous, a.current, d.platform, d.source
 FROM rollup_anomalies a
 JOIN day_runs d ON d.family = a.family AND d.run_id = a.run_id
-JOIN repos r ON r.repo_key = a.repo_key;
+JOIN repos r ON r.repo_key = a.repo_key
+UNION ALL
+-- the days an imported dataset flags (partial_day, skipped_day, low_day, ...), no repo
+SELECT i.family, d.date, NULL, f.kind, NULL, NULL, d.platform, d.source
+FROM imports i
+JOIN day_runs d ON d.run_id = i.run_id
+CROSS JOIN LATERAL (SELECT unnest(from_json(i.flags, '["VARCHAR"]')) AS kind) f
+WHERE i.flags IS NOT NULL;
 
 -- Members of each family at each of its day-runs, with the counters of that run.
 -- Filter on family and run_id (or date): it is meant for point lookups.

@@ -1,0 +1,242 @@
+"""Backfill benchmark: importing a family's days from a synthetic Model Pulse dataset whose
+files are already in the huggingface_hub cache (generated once, then reused).
+
+The dataset (`generate`): --repos repos, a tenth of them (--members) in family `qwen`
+(400 official `Qwen/...` repos, the rest their children), each repo present from a random
+day on, daily for --days days from 2024-07-29 (`dl_all` NULL before 2025-02-27, as
+upstream), in monthly `series/YYYY-MM.parquet` files sorted by id with zstd and row
+groups of 200,000 rows, plus models.parquet, children.parquet and meta.json, laid out as a
+huggingface_hub cache (snapshots/<sha>/...) so `collector backfill` runs offline on it.
+
+Measured (`run`), each in its own process with os.wait4: `collector backfill` over every
+day into an empty warehouse; and, on the first --naive-months months only, the same
+import by collector and by a naive pandas script (read every column of each month with
+`pandas.read_parquet`, filter with `isin`, lineage in Python, append the rows to DuckDB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import textwrap
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from bench.measure import Measured, run_measured
+
+DATASET_DIR = "datasets--modelpulse--model-pulse-data"
+FIRST_DAY = date(2024, 7, 29)
+DL_ALL_FROM = date(2025, 2, 27)
+OFFICIAL = 400
+TARGET_CPU_S = 60
+TARGET_RSS_MB = 1024
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sha_for(repos: int, members: int, days: int) -> str:
+    return f"{repos:010x}{members:010x}{days:010x}".ljust(40, "0")[:40]
+
+
+def generate(cache: Path, repos: int, members: int, days: int) -> tuple[str, list[str]]:
+    """Write the dataset into the cache (once per size); its sha and series files."""
+    sha = sha_for(repos, members, days)
+    snap = cache / DATASET_DIR / "snapshots" / sha
+    done = snap / "meta.json"
+    all_days = [FIRST_DAY + timedelta(days=i) for i in range(days)]
+    months = sorted({f"{d:%Y-%m}" for d in all_days})
+    series = [f"series/{m}.parquet" for m in months]
+    if done.exists():
+        return sha, series
+    (snap / "series").mkdir(parents=True, exist_ok=True)
+    (cache / DATASET_DIR / "refs").mkdir(parents=True, exist_ok=True)
+    step = repos // members  # every step-th repo is a member
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(
+        f"""
+        CREATE TABLE r AS
+        SELECT i,
+               CASE WHEN i % {step} = 0 AND i // {step} < {OFFICIAL} THEN 'Qwen/m-' || i
+                    WHEN i % {step} = 0 AND i // {step} < {members} THEN 'u' || (i % 9973) || '/d-' || i
+                    ELSE 'x' || (i % 9973) || '/n-' || i END AS id,
+               CASE WHEN i % {step} = 0 AND i // {step} >= {OFFICIAL} AND i // {step} < {members}
+                    THEN 'Qwen/m-' || ((i // {step}) % {OFFICIAL}) * {step} END AS parent,
+               CAST(hash(i) % {days} * 0.8 AS INTEGER) AS start
+        FROM range({repos}) t(i)
+        """
+    )
+    con.execute(
+        f"""COPY (SELECT id, CASE WHEN i % {step} = 0 THEN 'Qwen' ELSE split_part(id, '/', 1) END
+                         AS author, 'text-generation' AS pipeline_tag FROM r ORDER BY id)
+            TO '{snap / "models.parquet"}' (FORMAT parquet, COMPRESSION zstd)"""
+    )
+    con.execute(
+        f"""COPY (SELECT parent, id, 'finetune' AS base_relation, split_part(id, '/', 1) AS author
+                  FROM r WHERE parent IS NOT NULL ORDER BY parent)
+            TO '{snap / "children.parquet"}' (FORMAT parquet, COMPRESSION zstd)"""
+    )
+    for month in months:
+        idx = [i for i, d in enumerate(all_days) if f"{d:%Y-%m}" == month]
+        con.execute(
+            f"""
+            COPY (
+                SELECT r.id, DATE '{FIRST_DAY}' + CAST(d.k AS INTEGER) AS day,
+                       CAST(r.i % 5000 + d.k AS INTEGER) AS dl30,
+                       CASE WHEN DATE '{FIRST_DAY}' + CAST(d.k AS INTEGER) >= DATE '{DL_ALL_FROM}'
+                            THEN CAST((r.i % 1000 + 1) * 1000 + d.k * (r.i % 97) AS BIGINT) END
+                           AS dl_all,
+                       CAST(r.i % 50 + d.k // 100 AS INTEGER) AS likes
+                FROM r JOIN range({idx[0]}, {idx[-1] + 1}) d(k) ON d.k >= r.start
+                ORDER BY r.id, day
+            ) TO '{snap / "series" / f"{month}.parquet"}'
+              (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 200000)
+            """
+        )
+        print(f"generated series/{month}.parquet", file=sys.stderr, flush=True)
+    con.close()
+    meta = {"days": [d.isoformat() for d in all_days], "partial": [], "skip_days": []}
+    (cache / DATASET_DIR / "refs" / "main").write_text(sha)
+    done.write_text(json.dumps(meta))
+    return sha, series
+
+
+FAMILIES = '[families.qwen]\nauthors = ["Qwen"]\n'
+
+NAIVE = textwrap.dedent(
+    """
+    import json, sys
+    from collections import deque
+    import duckdb, pandas as pd
+    snap, db, months = sys.argv[1], sys.argv[2], sys.argv[3:]
+    models = pd.read_parquet(f"{snap}/models.parquet")
+    children = pd.read_parquet(f"{snap}/children.parquet")
+    kids = {}
+    for parent, child in zip(children["parent"], children["id"]):
+        kids.setdefault(parent, []).append(child)
+    members = set(models.loc[models["author"] == "Qwen", "id"])
+    queue = deque(members)
+    while queue:
+        for child in kids.get(queue.popleft(), []):
+            if child not in members:
+                members.add(child)
+                queue.append(child)
+    con = duckdb.connect(db)
+    con.execute("CREATE TABLE rows (id VARCHAR, day DATE, dl30 INTEGER, dl_all BIGINT, likes INTEGER)")
+    for month in months:
+        df = pd.read_parquet(f"{snap}/series/{month}.parquet")
+        df = df[df["id"].isin(members)]
+        con.execute("INSERT INTO rows SELECT * FROM df")
+    print(con.execute("SELECT count(*), count(DISTINCT day) FROM rows").fetchall()[0])
+    """
+)
+
+
+def _collector(cache: Path, sha: str, tmp: Path, name: str, until: str | None) -> Measured:
+    families = tmp / "families.toml"
+    families.write_text(FAMILIES)
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        HF_HUB_CACHE=str(cache),
+        COLLECTOR_FAMILIES=str(families),
+        COLLECTOR_NOW="2026-12-01T00:00:00",
+    )
+    argv = [sys.executable, "-m", "collector", "backfill", "--family", "qwen", "--revision", sha]
+    argv += ["--quiet", "--db", str(tmp / f"{name}.duckdb")]
+    if until:
+        argv += ["--until", until]
+    return run_measured(argv, env)
+
+
+def run(args: argparse.Namespace) -> tuple[list[str], str]:
+    """Generate (once) and measure; the markdown lines of the results and the target row."""
+    cache = Path(args.backfill_cache)
+    sha, series = generate(cache, args.backfill_repos, args.backfill_members, args.backfill_days)
+    snap = cache / DATASET_DIR / "snapshots" / sha
+    size = sum(p.stat().st_size for p in (snap / "series").glob("*.parquet"))
+    rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{snap}/series/*.parquet')").fetchall()
+    months = [s[len("series/") : -len(".parquet")] for s in series][: args.naive_months]
+    with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmpdir:
+        tmp = Path(tmpdir)
+        full = _collector(cache, sha, tmp, "full", None)
+        if full.returncode:
+            raise RuntimeError(f"collector backfill failed: {full.stderr[-2000:]}")
+        last = date.fromisoformat(f"{months[-1]}-01") + timedelta(days=31)
+        until = (last.replace(day=1) - timedelta(days=1)).isoformat()
+        part = _collector(cache, sha, tmp, "part", until)
+        script = tmp / "naive.py"
+        script.write_text(NAIVE)
+        naive = run_measured(
+            [sys.executable, str(script), str(snap), str(tmp / "naive.duckdb"), *months]
+        )
+        if naive.returncode:
+            raise RuntimeError(f"naive import failed: {naive.stderr[-2000:]}")
+    members = args.backfill_members
+    verdict = "met" if full.cpu < TARGET_CPU_S and full.peak_rss_mb < TARGET_RSS_MB else "not met"
+    target = (
+        f"| backfill of {args.backfill_days} days x {members:,} members (of "
+        f"{args.backfill_repos:,} repos), files local: < {TARGET_CPU_S} s CPU, "
+        f"< {TARGET_RSS_MB} MB | {full.cpu:.1f} s CPU, {full.peak_rss_mb:.0f} MB | {verdict} |"
+    )
+    return target_lines(
+        full, part, naive, args, series, rows, size, cache, months, until, verdict
+    ), target
+
+
+def target_lines(full, part, naive, args, series, rows, size, cache, months, until, verdict):  # type: ignore[no-untyped-def]
+    members = args.backfill_members
+    return [
+        f"## Backfill: {args.backfill_days} days, {members:,} members of {args.backfill_repos:,} repos",
+        "",
+        f"Synthetic dataset in the huggingface_hub cache: {len(series)} monthly series files, "
+        f"{rows[0][0]:,} rows, {size / 2**20:,.0f} MB (generated once into {cache}, not measured). "
+        "Each row is one process (os.wait4), offline (`HF_HUB_OFFLINE=1`): files local.",
+        "",
+        "| import | wall s | CPU s | peak RSS MB |",
+        "| --- | --- | --- | --- |",
+        f"| collector backfill, all {args.backfill_days} days | {full.wall:.1f} | {full.cpu:.1f} | {full.peak_rss_mb:.0f} |",
+        f"| collector backfill, first {len(months)} months (to {until}) | {part.wall:.1f} | {part.cpu:.1f} | {part.peak_rss_mb:.0f} |",
+        f"| naive pandas, first {len(months)} months | {naive.wall:.1f} | {naive.cpu:.1f} | {naive.peak_rss_mb:.0f} |",
+        "",
+        f"Target: all days under {TARGET_CPU_S} s CPU and {TARGET_RSS_MB} MB peak RSS: {verdict} "
+        f"({full.cpu:.1f} s, {full.peak_rss_mb:.0f} MB). Same months: the naive import takes "
+        f"{naive.cpu / max(part.cpu, 1e-9):.2f}x collector's CPU and "
+        f"{naive.peak_rss_mb / max(part.peak_rss_mb, 1e-9):.2f}x its memory (it stores the "
+        "rows only: no repos, lineage intervals or rollup).",
+        "",
+        "collector's output: " + full.stdout.strip().splitlines()[0],
+        "",
+    ]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backfill-repos", type=int, default=1_600_000)
+    parser.add_argument("--backfill-members", type=int, default=200_000)
+    parser.add_argument("--backfill-days", type=int, default=600)
+    parser.add_argument("--naive-months", type=int, default=2)
+    parser.add_argument(
+        "--backfill-cache",
+        default=str(Path(tempfile.gettempdir()) / "collector-bench-hf-cache"),
+        help="huggingface_hub cache the synthetic dataset is generated into (kept for reruns)",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    lines, target = run(args)
+    text = "\n".join([target, "", *lines])
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

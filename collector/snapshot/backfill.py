@@ -1,0 +1,373 @@
+"""Backfilling a family's history from the Model Pulse dataset, and cross-checking it.
+
+`backfill` pins one dataset revision, downloads (or finds in the cache) the files it
+needs, checks their layout, reads the members' rows in DuckDB and stores one run per
+dataset day before the family's first own snapshot (own snapshots always win). A rerun
+with the same revision and range finds nothing to do; a newer revision rewrites the
+imported days in one transaction and says how many changed. `check` compares the
+dataset with the own snapshots on the days both cover.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from collector.errors import UsageError
+from collector.families import Family
+from collector.snapshot.importing import (
+    Lineage,
+    add_renames,
+    dataset_lineage,
+    read_series,
+    warehouse_lineage,
+)
+from collector.sources import modelpulse
+from collector.sources.modelpulse import DATASET, SOURCE, Pinned, Progress, no_progress
+from collector.store import imports, warehouse
+
+SOURCES = (SOURCE,)
+
+
+@dataclass
+class BackfillResult:
+    """What a backfill found and stored."""
+
+    family: str
+    source: str
+    dataset: str
+    revision: str
+    lineage_basis: str
+    lineage: str  # described for people
+    members: int
+    dataset_days: int  # days of the dataset in the range asked
+    stored: imports.WriteResult | None  # None: nothing to do
+    own_days_skipped: int  # dataset days on or after the first own snapshot
+    first_own_day: date | None
+    flagged: dict[str, int] = field(default_factory=dict)  # anomaly kind -> days
+    no_all_time_days: int = 0
+    downloaded: int = 0  # bytes fetched from the Hub (0: all in the cache)
+
+
+def _validate(source: str, since: date | None, until: date | None) -> None:
+    if source not in SOURCES:
+        raise UsageError(f"--source {source}: unknown source; known: {', '.join(SOURCES)}")
+    if since and until and since > until:
+        raise UsageError(f"--since {since} is after --until {until}")
+
+
+def backfill(
+    family: Family,
+    *,
+    db: str | os.PathLike[str] | None = None,
+    source: str = SOURCE,
+    since: date | None = None,
+    until: date | None = None,
+    revision: str | None = None,
+    progress: Progress = no_progress,
+) -> BackfillResult:
+    """Import the family's days of the dataset in [since, until] (see the module doc)."""
+    _validate(source, since, until)
+    with warehouse.writer(db) as con:  # checks the warehouse before any download
+        own_lineage = warehouse_lineage(con, family.name)
+        first_own = imports.first_own_day(con, family.name)
+        before = imports.imported_days(con, family.name)
+    pinned = modelpulse.pin(revision)
+    progress("pinned", dataset=DATASET, revision=pinned.revision)
+    downloaded = 0
+
+    def counting(event: str, **data: Any) -> None:
+        nonlocal downloaded
+        if event == "bytes" and not data.get("cached"):
+            downloaded += int(data["advance"])
+        progress(event, **data)
+
+    extra = [p for p in ("renames.parquet",) if p in pinned.files]
+    local = modelpulse.fetch(pinned, ["meta.json", *extra], counting)
+    meta = modelpulse.read_meta(local["meta.json"], pinned.revision)
+    if "renames.parquet" in local:
+        _check(pinned, "renames.parquet", local["renames.parquet"])
+    lineage = own_lineage or _dataset_lineage(pinned, family, counting)
+    progress("lineage", described=lineage.described, members=lineage.members.num_rows)
+    in_range = [d for d in meta.days if (not since or d >= since) and (not until or d <= until)]
+    wanted = {d for d in in_range if first_own is None or d < first_own}
+    wanted |= {d for d in before if first_own is None or d < first_own}
+    result = BackfillResult(
+        family.name,
+        source,
+        DATASET,
+        pinned.revision,
+        lineage.basis,
+        lineage.described,
+        lineage.members.num_rows,
+        len(in_range),
+        None,
+        len(in_range) - len([d for d in in_range if d in wanted]),
+        first_own,
+    )
+    # an imported day on or after the first own snapshot is shadowed by it: left alone
+    # until the next rewrite, which drops it
+    current = {d: v for d, v in before.items() if first_own is None or d < first_own}
+    same = all(r == pinned.revision and b == lineage.basis for r, b, _ in current.values())
+    if wanted and wanted == set(current) and same:
+        progress("done")
+        return _summarize(result, meta, wanted, before, downloaded)
+    months = sorted({f"series/{d:%Y-%m}.parquet" for d in wanted})
+    missing = [m for m in months if m not in pinned.files]
+    if missing:
+        raise modelpulse.SourceError(
+            f"{DATASET}@{pinned.revision[:12]}: meta.json lists days of {missing[0]} "
+            "but the file is missing; the dataset's layout changed"
+        )
+    files = modelpulse.fetch(pinned, months, counting)
+    for path, f in files.items():
+        _check(pinned, "series", f, path)
+    names = add_renames(lineage, local.get("renames.parquet"))
+    progress("reading", files=len(files), members=lineage.members.num_rows)
+    with warehouse.writer(db) as con:
+        read_series(con, [files[m] for m in months], names, sorted(wanted))
+        present = [r[0] for r in con.execute("SELECT DISTINCT day FROM imported").fetchall()]
+        days = [
+            imports.ImportedDay(d, meta.flags.get(d, []), "partial_day" in meta.flags.get(d, []))
+            for d in sorted(present)
+        ]
+        progress("storing", days=len(days))
+        result.stored = imports.write_import(
+            con,
+            family.name,
+            days,
+            lineage.members,
+            names,
+            source=source,
+            dataset=DATASET,
+            revision=pinned.revision,
+            lineage_basis=lineage.basis,
+        )
+        con.execute("DROP TABLE imported")
+    progress("done")
+    return _summarize(result, meta, set(present), before, downloaded)
+
+
+def _summarize(
+    result: BackfillResult,
+    meta: modelpulse.Meta,
+    days: set[date],
+    before: dict[date, tuple[str, str, str]],
+    downloaded: int,
+) -> BackfillResult:
+    for d in days:
+        for kind in meta.flags.get(d, []):
+            result.flagged[kind] = result.flagged.get(kind, 0) + 1
+    result.no_all_time_days = sum(1 for d in days if d < modelpulse.DL_ALL_FROM)
+    result.downloaded = downloaded
+    return result
+
+
+def _dataset_lineage(pinned: Pinned, family: Family, progress: Progress) -> Lineage:
+    local = modelpulse.fetch(pinned, ["models.parquet", "children.parquet"], progress)
+    for name, path in local.items():
+        _check(pinned, name, path)
+    return dataset_lineage(
+        local["models.parquet"], local["children.parquet"], family, pinned.revision
+    )
+
+
+def _check(pinned: Pinned, kind: str, local: Path, path: str | None = None) -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        modelpulse.check_layout(con, kind, path or kind, local, pinned.revision)
+    finally:
+        con.close()
+
+
+def summary_lines(r: BackfillResult) -> list[str]:
+    """What a backfill did, for people: one line, then notes."""
+    head = f"{r.family}: {r.source} ({r.dataset}@{r.revision[:12]}), lineage from {r.lineage}"
+    if r.stored is None:
+        lines = [f"{head}: nothing to add ({r.dataset_days:,} dataset days in range, all imported)"]
+    else:
+        s = r.stored
+        lines = [
+            f"{head}: {s.days:,} imported days ({s.added:,} added, {s.changed:,} changed, "
+            f"{s.removed:,} removed), {s.members:,} members, {s.rows:,} rows"
+        ]
+    if r.own_days_skipped:
+        lines.append(
+            f"Note: {r.own_days_skipped:,} dataset days on or after the first own snapshot "
+            f"({r.first_own_day}) are not imported (own snapshots win; see --check)"
+        )
+    if r.no_all_time_days:
+        lines.append(
+            f"Note: {r.no_all_time_days:,} days before {modelpulse.DL_ALL_FROM} have no all-time "
+            "downloads in the dataset (shown empty; claims there are insufficient_data)"
+        )
+    if r.flagged:
+        kinds = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(r.flagged.items()))
+        lines.append(f"Note: days the dataset flags: {kinds} (see report anomalies)")
+    lines.append(
+        f"Downloaded {r.downloaded:,} bytes" if r.downloaded else "All files from the cache"
+    )
+    return lines
+
+
+SOURCE_COLUMNS = [
+    "family",
+    "source",
+    "dataset",
+    "revision",
+    "lineage_basis",
+    "days",
+    "first_day",
+    "last_day",
+    "imported_at",
+]
+
+
+def imported_sources(con: Any) -> list[dict[str, Any]]:
+    """What was imported: per family, source, dataset, revision and lineage basis."""
+    cur = con.execute(
+        """SELECT i.family, r.source, i.dataset, r.revision, r.lineage_basis, count(*) AS days,
+                  min(i.day) AS first_day, max(i.day) AS last_day,
+                  max(i.imported_at) AS imported_at
+           FROM imports i JOIN runs r USING (run_id) GROUP BY ALL ORDER BY family, first_day"""
+    )
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    for row in rows:
+        for key in ("first_day", "last_day"):
+            row[key] = row[key].isoformat()
+        row["imported_at"] = row["imported_at"].strftime("%Y-%m-%dT%H:%M:%S")
+    return rows
+
+
+CHECK_COLUMNS = [
+    "date",
+    "repos",
+    "own_downloads_all_time",
+    "dataset_downloads_all_time",
+    "difference",
+    "difference_pct",
+    "missing_in_dataset",
+    "largest_differences",
+]
+LARGEST = 3  # per-repo differences shown per day
+
+
+def check(
+    family: Family,
+    *,
+    db: str | os.PathLike[str] | None = None,
+    revision: str | None = None,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
+    """Per own snapshot day that the dataset also covers: the family's all-time downloads by
+    the snapshot and by the dataset (over the same members), and the largest per-repo
+    differences. Nothing is stored."""
+    import duckdb
+    import pyarrow as pa
+
+    with warehouse.reader(db) as con:
+        own = con.sql(
+            """
+            SELECT m.date, m.repo_id, m.downloads_all_time
+            FROM members_daily m JOIN sources s USING (source)
+            WHERE m.family = ? AND m.platform = ? AND s.own
+            """,
+            params=[family.name, imports.PLATFORM],
+        ).to_arrow_table()
+        names = con.sql(
+            """
+            SELECT DISTINCT n.repo_id AS alias, r.repo_id
+            FROM membership m JOIN repos r USING (repo_key) JOIN repo_names n USING (repo_key)
+            WHERE m.family = ? AND m.platform = 'huggingface'
+            """,
+            params=[family.name],
+        ).to_arrow_table()
+    assert own is not None and names is not None
+    if not own.num_rows:
+        raise UsageError(f"no own snapshots of {family.name} to compare the dataset with")
+    pinned = modelpulse.pin(revision)
+    progress("pinned", dataset=DATASET, revision=pinned.revision)
+    local = modelpulse.fetch(pinned, ["meta.json"], progress)
+    meta = modelpulse.read_meta(local["meta.json"], pinned.revision)
+    own_days = sorted(set(own.column("date").to_pylist()))
+    shared = [d for d in own_days if d in set(meta.days)]
+    result: dict[str, Any] = {
+        "family": family.name,
+        "source": SOURCE,
+        "dataset": DATASET,
+        "revision": pinned.revision,
+        "own_days": len(own_days),
+        "days": [],
+    }
+    if not shared:
+        return result
+    months = sorted({f"series/{d:%Y-%m}.parquet" for d in shared})
+    files = modelpulse.fetch(pinned, [m for m in months if m in pinned.files], progress)
+    for path, f in files.items():
+        _check(pinned, "series", f, path)
+    scratch = duckdb.connect()
+    try:
+        read_series(scratch, [files[m] for m in months if m in files], names, shared)
+        scratch.register("own", own)
+        scratch.register("wanted", pa.table({"date": pa.array(shared, pa.date32())}))
+        rows = scratch.execute(
+            """
+            SELECT o.date, o.repo_id, o.downloads_all_time AS own, i.dl_all AS dataset,
+                   i.dl_all - o.downloads_all_time AS diff
+            FROM own o SEMI JOIN wanted w ON w.date = o.date
+            LEFT JOIN imported i ON i.repo_id = o.repo_id AND i.day = o.date
+            ORDER BY o.date, abs(diff) DESC NULLS LAST, o.repo_id
+            """
+        ).fetchall()
+    finally:
+        scratch.close()
+    by_day: dict[date, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        by_day.setdefault(row[0], []).append(row)
+    for day, day_rows in by_day.items():
+        found = [r for r in day_rows if r[3] is not None and r[2] is not None]
+        own_total = sum(r[2] for r in found)
+        data_total = sum(r[3] for r in found)
+        diff = data_total - own_total
+        result["days"].append(
+            {
+                "date": day.isoformat(),
+                "repos": len(found),
+                "own_downloads_all_time": own_total,
+                "dataset_downloads_all_time": data_total,
+                "difference": diff,
+                "difference_pct": round(100 * diff / own_total, 2) if own_total else None,
+                "missing_in_dataset": len(day_rows) - len(found),
+                "largest": [
+                    {"repo_id": r[1], "own": r[2], "dataset": r[3], "difference": r[4]}
+                    for r in found[:LARGEST]
+                    if r[4]
+                ],
+            }
+        )
+    return result
+
+
+def check_document(result: dict[str, Any]) -> Any:
+    """The cross-check as a Document (table rows: one per shared day)."""
+    from collector.output.render import Document
+
+    rows = []
+    for day in result["days"]:
+        row = {k: v for k, v in day.items() if k != "largest"}
+        row["largest_differences"] = ", ".join(
+            f"{x['repo_id']} {x['difference']:+,}" for x in day["largest"]
+        )
+        rows.append(row)
+    title = (
+        f"{result['family']}: own snapshots vs {result['dataset']}@{result['revision'][:12]} "
+        "(downloads_all_time, same members)"
+    )
+    notes = [] if rows else [f"No own snapshot day of {result['family']} is in the dataset."]
+    return Document(CHECK_COLUMNS, rows, result, title=title, notes=notes)

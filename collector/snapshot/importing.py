@@ -1,0 +1,199 @@
+"""Turning a dataset's daily series into a family's days: which repos are members (the
+lineage basis), which ids each repo had (renames), and the members' rows of every day.
+
+The series are read by DuckDB straight from the cached parquet files, only the needed
+columns, joined with a table of the members' ids: the 1.6M repos of the dataset never
+reach Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from collector.families import Family
+from collector.snapshot import lineage
+from collector.snapshot.stage import Stage
+
+# What a lineage gives per member: the columns of a snapshot's member table.
+MEMBER_COLUMNS = [
+    "hub_id",
+    "repo_id",
+    "author",
+    "created_at",
+    "pipeline_tag",
+    "library_name",
+    "role",
+    "relation",
+    "depth",
+    "parent_id",
+]
+# DuckDB memory for reading the series (the rest spills): see bench/results.md.
+READ_MEMORY_LIMIT = "512MB"
+
+
+@dataclass
+class Lineage:
+    """The members of a family an import counts, and where that membership comes from."""
+
+    basis: str  # "snapshot:<run_id>" (the warehouse's) or "dataset:<revision>"
+    described: str  # the same, for people
+    members: pa.Table  # MEMBER_COLUMNS
+    names: pa.Table  # alias, repo_id: every id a member was known under (itself included)
+
+
+def warehouse_lineage(con: duckdb.DuckDBPyConnection, family: str) -> Lineage | None:
+    """The members at the family's newest complete own snapshot, with every id each of
+    them was seen under (the Hub `_id` links renames); None without such a snapshot."""
+    row = con.execute(
+        """SELECT r.run_id, CAST(r.started_at AS DATE) FROM runs r JOIN sources s USING (source)
+           WHERE r.family = ? AND r.status = 'complete' AND s.own AND s.platform = 'huggingface'
+           ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1""",
+        [family],
+    ).fetchall()
+    if not row:
+        return None
+    run_id, day = int(row[0][0]), row[0][1]
+    members = con.sql(
+        """
+        SELECT r.hub_id, r.repo_id, r.author, r.created_at, r.pipeline_tag, r.library_name,
+               m.role, m.relation, m.depth, p.repo_id AS parent_id
+        FROM membership m JOIN repos r USING (repo_key)
+        LEFT JOIN repos p ON p.repo_key = m.parent_key
+        WHERE m.family = ? AND m.platform = 'huggingface' AND ? BETWEEN m.first_run AND m.last_run
+        """,
+        params=[family, run_id],
+    ).to_arrow_table()
+    names = con.sql(
+        """
+        SELECT DISTINCT n.repo_id AS alias, r.repo_id
+        FROM membership m JOIN repos r USING (repo_key)
+        JOIN repo_names n ON n.repo_key = r.repo_key
+        WHERE m.family = ? AND m.platform = 'huggingface' AND ? BETWEEN m.first_run AND m.last_run
+        """,
+        params=[family, run_id],
+    ).to_arrow_table()
+    return Lineage(
+        f"snapshot:{run_id}",
+        f"the warehouse's snapshot of {day} (run {run_id})",
+        members,
+        names,
+    )
+
+
+def dataset_lineage(models: Path, children: Path, family: Family, revision: str) -> Lineage:
+    """The members by the dataset's own lineage (models.parquet, children.parquet), by the
+    same rules as a snapshot: official repos, then breadth first along base_model edges."""
+    stage = Stage()
+    try:
+        db = stage.db
+        cols = {
+            str(r[0])
+            for r in db.execute(
+                "SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(?))", [str(models)]
+            ).fetchall()
+        }
+
+        def col(name: str, kind: str) -> str:
+            return f"CAST({name} AS {kind})" if name in cols else f"NULL::{kind}"
+
+        db.execute(
+            f"""
+            INSERT INTO raw_items
+            SELECT row_number() OVER () - 1, NULL, id, {col("author", "VARCHAR")},
+                   {col("created_at", "TIMESTAMP")}, {col("last_modified", "TIMESTAMP")},
+                   {col("pipeline_tag", "VARCHAR")}, {col("library_name", "VARCHAR")},
+                   NULL, NULL, NULL
+            FROM read_parquet(?) WHERE id IS NOT NULL
+            """,
+            [str(models)],
+        )
+        db.execute(
+            """
+            INSERT INTO raw_edges
+            SELECT i.seq, c.id, c.parent, coalesce(CAST(c.base_relation AS VARCHAR), 'unspecified')
+            FROM read_parquet(?) c JOIN raw_items i ON i.repo_id = c.id
+            WHERE c.parent IS NOT NULL AND c.parent <> c.id
+            """,
+            [str(children)],
+        )
+        stage.finish()
+        members = lineage.members(stage, family)[0].select(MEMBER_COLUMNS)
+    finally:
+        stage.close()
+    names = pa.table({"alias": members.column("repo_id"), "repo_id": members.column("repo_id")})
+    return Lineage(
+        f"dataset:{revision}",
+        f"the dataset's lineage (models.parquet at {revision[:12]})",
+        members,
+        names,
+    )
+
+
+def add_renames(lineage: Lineage, renames: Path | None) -> pa.Table:
+    """Every id of every member: the lineage's names plus the dataset's renames (old -> new,
+    followed through chains), each mapped to the member's current id."""
+    db = duckdb.connect()
+    try:
+        db.register("names", lineage.names)
+        if renames is None:
+            return db.sql("SELECT DISTINCT alias, repo_id FROM names").to_arrow_table()
+        return db.sql(
+            """
+            WITH RECURSIVE moves AS (
+                SELECT DISTINCT old, new FROM read_parquet(?)
+                WHERE old IS NOT NULL AND new IS NOT NULL AND old <> new
+            ), chain(alias, current, steps) AS (
+                SELECT old, new, 1 FROM moves
+                UNION ALL
+                SELECT c.alias, m.new, c.steps + 1 FROM chain c JOIN moves m ON m.old = c.current
+                WHERE c.steps < 50  -- a rename cycle must not loop forever
+            ), latest AS (
+                SELECT alias, arg_max(current, steps) AS current FROM chain GROUP BY alias
+            )
+            SELECT DISTINCT alias, repo_id FROM names
+            UNION
+            SELECT l.alias, n.repo_id FROM latest l JOIN names n ON n.alias = l.current
+            WHERE l.alias NOT IN (SELECT alias FROM names)
+            """,
+            params=[str(renames)],
+        ).to_arrow_table()
+    finally:
+        db.close()
+
+
+def read_series(
+    db: duckdb.DuckDBPyConnection, files: list[Path], names: pa.Table, days: list[date]
+) -> None:
+    """Create temp table `imported` (repo_id, day, dl30, dl_all, likes) in `db`: the
+    members' rows on `days`. A repo seen under two of its ids on one day (a rename) counts
+    once, under its newest id."""
+    db.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
+    db.execute("SET preserve_insertion_order = false")
+    db.register("_names", names)
+    db.register("_days", pa.table({"day": pa.array(days, pa.date32())}))
+    try:
+        db.execute("CREATE OR REPLACE TEMP TABLE member_names AS SELECT * FROM _names")
+        db.execute("CREATE OR REPLACE TEMP TABLE wanted_days AS SELECT * FROM _days")
+    finally:
+        db.unregister("_names")
+        db.unregister("_days")
+    db.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE imported AS
+        SELECT n.repo_id, CAST(s.day AS DATE) AS day, CAST(s.dl30 AS BIGINT) AS dl30,
+               CAST(s.dl_all AS BIGINT) AS dl_all, CAST(s.likes AS BIGINT) AS likes
+        FROM read_parquet($files, union_by_name = true) s
+        JOIN member_names n ON n.alias = s.id
+        SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
+        QUALIFY row_number() OVER (PARTITION BY n.repo_id, CAST(s.day AS DATE)
+                                   ORDER BY (s.id = n.repo_id) DESC, s.id) = 1
+        """,
+        {"files": [str(f) for f in files]},
+    )
+    db.execute("DROP TABLE member_names")
+    db.execute("DROP TABLE wanted_days")

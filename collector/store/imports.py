@@ -1,0 +1,408 @@
+"""Writing imported history (days read from a public dataset) into the warehouse, set-based.
+
+An import is the family's days before its first own snapshot, each stored as a run of its
+own (strategy 'import'; `runs.source`, `revision`, `lineage_basis`; `imports` holds the
+dataset's notes on the day) in the same tables as a snapshot, on the Hugging Face platform,
+so every view, report and claim reads it unchanged:
+
+- run ids of imported days are negative and ordered by day (`import_run_id`), so they
+  sort before every own snapshot of any family and day-runs stay in time order whatever
+  was stored first;
+- counters are stored where they change from the repo's previous imported day, as a
+  snapshot stores them; membership and lineage are intervals of consecutive day-runs;
+- every import rewrites all of the family's imported days in one transaction: rows that
+  later own snapshots rely on (a counter row they did not repeat, an interval they
+  extended) are first re-anchored on those snapshots, so nothing of theirs is lost.
+
+The commit path of snapshots (collector/snapshot/commit.py) writes one run at a time, in
+time order, and compares each with the latest stored counters: day by day that is a pass over
+the whole counter table per day (quadratic in the days), and it cannot put days before
+existing snapshots. These statements each run once per import, whatever its days.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import duckdb
+import pyarrow as pa
+
+from collector.store import rollup
+
+IMPORT_STRATEGY = "import"
+PLATFORM = "huggingface"  # the platform of every import so far (sources.platform)
+_EPOCH = date(1970, 1, 1)
+_BASE = -(2**50)
+_PER_DAY = 256  # imported runs of one day (one per family) before ids would collide
+
+
+def import_run_id(day: date, slot: int) -> int:
+    """The run id of an imported day: negative, increasing with the day."""
+    return _BASE + (day - _EPOCH).days * _PER_DAY + slot
+
+
+@dataclass
+class ImportedDay:
+    """One day to store: its flags (meta.json anomaly kinds) and whether it is partial."""
+
+    day: date
+    flags: list[str] = field(default_factory=list)
+    partial: bool = False
+
+
+@dataclass
+class WriteResult:
+    """What an import changed in the warehouse."""
+
+    days: int = 0  # imported days stored for the family after the import
+    added: int = 0  # days not imported before
+    changed: int = 0  # days imported before whose rows changed
+    removed: int = 0  # days imported before and not any more
+    members: int = 0
+    rows: int = 0
+
+
+def imported_days(con: duckdb.DuckDBPyConnection, family: str) -> dict[date, tuple[str, str, str]]:
+    """The family's imported days: day -> (revision, lineage basis, row fingerprint)."""
+    rows = con.execute(
+        """SELECT i.day, r.revision, r.lineage_basis, i.fingerprint
+           FROM imports i JOIN runs r USING (run_id) WHERE i.family = ?""",
+        [family],
+    ).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def first_own_day(con: duckdb.DuckDBPyConnection, family: str) -> date | None:
+    """The UTC day of the family's first own snapshot (complete or partial), if any."""
+    row = con.execute(
+        """SELECT min(CAST(r.started_at AS DATE)) FROM runs r JOIN sources s USING (source)
+           WHERE r.family = ? AND s.own AND s.platform = ?
+             AND r.status IN ('complete', 'partial')""",
+        [family, PLATFORM],
+    ).fetchall()
+    return row[0][0]
+
+
+def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[date, str]:
+    """Per day of temp table `imported`, a fingerprint of its rows (equal rows, equal print)."""
+    rows = con.execute(
+        """SELECT day, count(*) || ':' || bit_xor(hash(repo_id, dl30, dl_all, likes))
+           FROM imported GROUP BY day"""
+    ).fetchall()
+    return {r[0]: str(r[1]) for r in rows}
+
+
+def write_import(
+    con: duckdb.DuckDBPyConnection,
+    family: str,
+    days: list[ImportedDay],
+    members: pa.Table,
+    names: pa.Table,
+    *,
+    source: str,
+    dataset: str,
+    revision: str,
+    lineage_basis: str,
+) -> WriteResult:
+    """Replace the family's imported days by `days`, whose rows are in temp table
+    `imported` (repo_id, day, dl30, dl_all, likes) and whose members are `members` (with
+    every id of theirs in `names`), in one transaction."""
+    prints = fingerprints(con)
+    before = imported_days(con, family)
+    result = WriteResult(days=len(days), members=members.num_rows)
+    for d in days:
+        if d.day not in before:
+            result.added += 1
+        elif before[d.day][2] != prints.get(d.day, "0:0"):
+            result.changed += 1
+    result.removed = len(set(before) - {d.day for d in days})
+    con.register("imp_members_arrow", members)
+    con.register("imp_names_arrow", names)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _delete_imported(con, family)
+            if days:
+                _insert(con, family, days, prints, source, dataset, revision, lineage_basis)
+                result.rows = int(con.execute("SELECT count(*) FROM imported").fetchall()[0][0])
+            rollup.rebuild(con, family)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister("imp_members_arrow")
+        con.unregister("imp_names_arrow")
+    return result
+
+
+def _delete_imported(con: duckdb.DuckDBPyConnection, family: str) -> None:
+    """Remove the family's imported runs, first re-anchoring on own snapshots what they use."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE old_runs AS SELECT run_id FROM imports WHERE family = ?",
+        [family],
+    )
+    if not con.execute("SELECT count(*) FROM old_runs").fetchall()[0][0]:
+        return
+    # A counter row of an imported day that a later own snapshot did not repeat (unchanged):
+    # copy it to the first own day-run (of any family) that counts the repo.
+    con.execute(
+        """
+        INSERT INTO counts (repo_key, run_id, downloads_30d, downloads_all_time, likes)
+        WITH used AS (
+            SELECT DISTINCT repo_key FROM counts WHERE run_id IN (SELECT run_id FROM old_runs)
+        ), deps AS (
+            SELECT m.repo_key, min(d.run_id) AS run_id
+            FROM membership m JOIN used USING (repo_key)
+            JOIN day_runs d ON d.family = m.family AND d.platform = m.platform
+                           AND d.run_id BETWEEN m.first_run AND m.last_run
+            WHERE d.run_id NOT IN (SELECT run_id FROM imports)
+            GROUP BY m.repo_key
+        )
+        SELECT p.repo_key, p.run_id, c.downloads_30d, c.downloads_all_time, c.likes
+        FROM deps p ASOF JOIN counts c ON c.repo_key = p.repo_key AND c.run_id <= p.run_id
+        WHERE c.run_id IN (SELECT run_id FROM old_runs)
+        """
+    )
+    con.execute("DELETE FROM counts WHERE run_id IN (SELECT run_id FROM old_runs)")
+    con.execute("DELETE FROM stale WHERE run_id IN (SELECT run_id FROM old_runs)")
+    for table in ("membership", "edges"):
+        # intervals that an own snapshot extended now start at that snapshot
+        con.execute(
+            f"""
+            UPDATE {table} t SET first_run = (
+                SELECT min(d.run_id) FROM day_runs d
+                WHERE d.family = t.family AND d.platform = t.platform
+                  AND d.run_id BETWEEN t.first_run AND t.last_run
+                  AND d.run_id NOT IN (SELECT run_id FROM old_runs))
+            WHERE t.family = ? AND t.platform = ? AND t.first_run IN (SELECT run_id FROM old_runs)
+              AND t.last_run NOT IN (SELECT run_id FROM old_runs)
+            """,
+            [family, PLATFORM],
+        )
+        con.execute(
+            f"""DELETE FROM {table} WHERE family = ? AND platform = ?
+                AND last_run IN (SELECT run_id FROM old_runs)""",
+            [family, PLATFORM],
+        )
+    con.execute("DELETE FROM imports WHERE run_id IN (SELECT run_id FROM old_runs)")
+    con.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM old_runs)")
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    family: str,
+    days: list[ImportedDay],
+    prints: dict[date, str],
+    source: str,
+    dataset: str,
+    revision: str,
+    lineage_basis: str,
+) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    taken = {
+        (r[0], r[1])
+        for r in con.execute(
+            "SELECT CAST(started_at AS DATE), run_id FROM runs WHERE run_id < 0"
+        ).fetchall()
+    }
+    used_ids = {rid for _, rid in taken}
+    plan = []
+    for index, d in enumerate(sorted(days, key=lambda x: x.day)):
+        slot = 0
+        while import_run_id(d.day, slot) in used_ids:
+            slot += 1
+        run_id = import_run_id(d.day, slot)
+        used_ids.add(run_id)
+        plan.append((index, run_id, d))
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE imp_days (
+               idx INTEGER, run_id BIGINT, day DATE, partial BOOLEAN, flags VARCHAR)"""
+    )
+    con.executemany(
+        "INSERT INTO imp_days VALUES (?, ?, ?, ?, ?)",
+        [(i, rid, d.day, d.partial, _problems(d.flags)) for i, rid, d in plan],
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE imp_members AS SELECT * FROM imp_members_arrow")
+    _upsert_repos(con, plan[0][1])
+    # Presence: a member is in a day-run when the day has its row; on a partial day, also
+    # when it was present the day-run before (kept at its last value, as `stale`).
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE imp_present AS
+        SELECT k.repo_key, d.idx, false AS stale
+        FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
+        """
+    )
+    for i, _, d in plan:
+        if d.partial and i > 0:
+            con.execute(
+                """
+                INSERT INTO imp_present
+                SELECT repo_key, $idx, true FROM imp_present p WHERE p.idx = $idx - 1
+                  AND repo_key NOT IN (SELECT repo_key FROM imp_present WHERE idx = $idx)
+                """,
+                {"idx": i},
+            )
+    con.execute(
+        """
+        INSERT INTO runs (run_id, family, started_at, finished_at, status, strategy,
+                          repos_seen, members, stale, problems, source, revision, lineage_basis)
+        SELECT d.run_id, $family, CAST(d.day AS TIMESTAMP), $now,
+               CASE WHEN d.partial THEN 'partial' ELSE 'complete' END, $strategy,
+               (SELECT count(*) FROM imported i WHERE i.day = d.day),
+               (SELECT count(*) FROM imp_present p WHERE p.idx = d.idx),
+               (SELECT count(*) FROM imp_present p WHERE p.idx = d.idx AND p.stale),
+               d.flags, $source, $revision, $basis
+        FROM imp_days d
+        """,
+        {
+            "family": family,
+            "now": now,
+            "strategy": IMPORT_STRATEGY,
+            "source": source,
+            "revision": revision,
+            "basis": lineage_basis,
+        },
+    )
+    con.executemany(
+        """INSERT INTO imports (run_id, family, day, dataset, flags, fingerprint, imported_at,
+                               all_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            (
+                rid,
+                family,
+                d.day,
+                dataset,
+                json.dumps(d.flags) if d.flags else None,
+                prints.get(d.day, "0:0"),
+                now,
+                None,
+            )
+            for _, rid, d in plan
+        ],
+    )
+    con.execute(
+        """UPDATE imports SET all_time = EXISTS (
+               SELECT 1 FROM imported i WHERE i.day = imports.day AND i.dl_all IS NOT NULL)
+           WHERE family = ?""",
+        [family],
+    )
+    con.execute(
+        """
+        INSERT INTO stale (run_id, repo_key)
+        SELECT d.run_id, p.repo_key FROM imp_present p JOIN imp_days d USING (idx) WHERE p.stale
+        """
+    )
+    # Counters where they change from the repo's previous imported row; a missing value
+    # keeps the last one known (as a snapshot does), so dl_all stays NULL before it exists.
+    con.execute(
+        """
+        INSERT INTO counts (repo_key, run_id, downloads_30d, downloads_all_time, likes)
+        WITH v AS (
+            SELECT k.repo_key, d.run_id, d.idx,
+                   last_value(i.dl30 IGNORE NULLS) OVER w AS d30,
+                   last_value(i.dl_all IGNORE NULLS) OVER w AS d_all,
+                   last_value(i.likes IGNORE NULLS) OVER w AS lk
+            FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
+            WINDOW w AS (PARTITION BY k.repo_key ORDER BY d.idx
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        )
+        , c AS (
+            SELECT *, row_number() OVER r AS n, lag(d30) OVER r AS p30,
+                   lag(d_all) OVER r AS pall, lag(lk) OVER r AS plk
+            FROM v WINDOW r AS (PARTITION BY repo_key ORDER BY idx)
+        )
+        SELECT repo_key, run_id, d30, d_all, lk FROM c
+        WHERE n = 1 OR d30 IS DISTINCT FROM p30 OR d_all IS DISTINCT FROM pall
+           OR lk IS DISTINCT FROM plk
+        """
+    )
+    # Membership and lineage as intervals of consecutive day-runs of presence.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE imp_islands AS
+        WITH g AS (
+            SELECT repo_key, idx, idx - row_number() OVER (PARTITION BY repo_key ORDER BY idx)
+                   AS grp
+            FROM imp_present
+        )
+        SELECT g.repo_key, f.run_id AS first_run, l.run_id AS last_run
+        FROM (SELECT repo_key, grp, min(idx) AS lo, max(idx) AS hi FROM g GROUP BY ALL) g
+        JOIN imp_days f ON f.idx = g.lo JOIN imp_days l ON l.idx = g.hi
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO membership (family, repo_key, first_run, last_run, role, relation, depth,
+                                parent_key)
+        SELECT $family, k.repo_key, s.first_run, s.last_run, k.role,
+               CASE WHEN k.role = 'derivative' THEN coalesce(k.relation, 'unspecified') END,
+               k.depth, p.repo_key
+        FROM imp_islands s JOIN imp_keys k USING (repo_key)
+        LEFT JOIN imp_keys p ON p.repo_id = k.parent_id
+        """,
+        {"family": family},
+    )
+    con.execute(
+        """
+        INSERT INTO edges (family, child_key, parent_id, relation, first_run, last_run)
+        SELECT DISTINCT $family, k.repo_key, k.parent_id, coalesce(k.relation, 'unspecified'),
+               s.first_run, s.last_run
+        FROM imp_islands s JOIN imp_keys k USING (repo_key)
+        WHERE k.parent_id IS NOT NULL
+        """,
+        {"family": family},
+    )
+    for table in ("imp_islands", "imp_present", "imp_members", "imp_days"):
+        con.execute(f"DROP TABLE {table}")
+
+
+def _upsert_repos(con: duckdb.DuckDBPyConnection, first_run: int) -> None:
+    """Keys of the members in `repos` (by the Hub `_id`, else by any id they had), adding
+    the repos not stored yet and every id of theirs to `repo_names`."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE imp_keys AS
+        WITH by_hub AS (
+            SELECT m.repo_id, min(r.repo_key) AS repo_key
+            FROM imp_members m JOIN repos r ON r.hub_id = m.hub_id
+            WHERE r.platform = 'huggingface' GROUP BY m.repo_id
+        ), by_name AS (
+            SELECT a.repo_id, max(n.repo_key) AS repo_key
+            FROM imp_names_arrow a JOIN repo_names n ON n.repo_id = a.alias
+            JOIN repos r ON r.repo_key = n.repo_key AND r.platform = 'huggingface'
+            GROUP BY a.repo_id
+        )
+        SELECT m.*, coalesce(h.repo_key, b.repo_key) AS repo_key
+        FROM imp_members m LEFT JOIN by_hub h USING (repo_id) LEFT JOIN by_name b USING (repo_id)
+        """
+    )
+    con.execute("UPDATE imp_keys SET repo_key = nextval('repo_keys') WHERE repo_key IS NULL")
+    con.execute(
+        """
+        INSERT INTO repos (repo_key, hub_id, repo_id, author, created_at, pipeline_tag,
+                           library_name, first_seen_run, last_seen_run)
+        SELECT repo_key, hub_id, repo_id, author, created_at, pipeline_tag, library_name,
+               $run, $run
+        FROM imp_keys WHERE repo_key NOT IN (SELECT repo_key FROM repos)
+        """,
+        {"run": first_run},
+    )
+    con.execute(
+        """
+        INSERT INTO repo_names
+        SELECT DISTINCT k.repo_key, a.alias, $run
+        FROM imp_names_arrow a JOIN imp_keys k USING (repo_id)
+        WHERE NOT EXISTS (SELECT 1 FROM repo_names n
+                          WHERE n.repo_key = k.repo_key AND n.repo_id = a.alias)
+        """,
+        {"run": first_run},
+    )
+
+
+def _problems(flags: list[str]) -> str | None:
+    # the runs.problems JSON of a snapshot: data problem kind -> count
+    return json.dumps({f: 1 for f in flags}, sort_keys=True) if flags else None
