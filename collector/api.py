@@ -272,7 +272,7 @@ def daily(
     reading = report_data(
         family, since=since, until=until, every=every, by=by, source=source, db=db
     )
-    columns = None if by else (PERIOD_COLUMNS if every else SERIES_COLUMNS)
+    columns = None if by else [*(PERIOD_COLUMNS if every else SERIES_COLUMNS), "source"]
     frame = _frame(reading.data["series"], columns)
     frame.attrs.update({k: v for k, v in reading.data.items() if k != "series"})
     return frame

@@ -278,15 +278,15 @@ def test_report_shows_sources_when_mixed(pulse: FakeDatasets, cli: Cli) -> None:
 
 
 TABLE = """\
-qwen: daily
+qwen: downloads, daily
 
-  date         repos   downloads_all_time   official_downloads_all_time   derivative_downloads_all_time   downloads_30d   likes   new_downloads   source
- ────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────
-  2026-01-10       5          692,000,000                   660,000,000                      32,000,000          10,400      75      79,000,000   modelpulse
-  2026-01-13       5          701,000,000                   667,000,000                      34,000,000          10,600      76       9,000,000   modelpulse
-  2026-01-31       5          743,000,000                   705,000,000                      38,000,000          11,019      88      42,000,000   hub
+  date         repos      all-time      official   derivatives      30d   likes           new   source
+ ──────────────────────────────────────────────────────────────────────────────────────────────────────────
+  2026-01-10       5   692,000,000   660,000,000    32,000,000   10,400      75    79,000,000   modelpulse
+  2026-01-13       5   701,000,000   667,000,000    34,000,000   10,600      76     9,000,000   modelpulse
+  2026-01-31       5   743,000,000   705,000,000    38,000,000   11,019      88    42,000,000   hub
 
-  Total                                                                                                                             130,000,000
+  Total                                                                           130,000,000
 
 Anomalies: 1 low_day (see --format json)
 """

@@ -300,7 +300,12 @@ def test_verify_table(hub: FakeHub, cli: Cli) -> None:
     build_history(hub, cli)
     out = cli("verify", "1.9K downloads").stdout
     assert out.startswith("Supported: the qwen family on Hugging Face")
-    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines()[4:7]}
+    scopes = ("official", "family", "global")
+    rows = {
+        ln.split()[0]: ln.split()[1:3]
+        for ln in out.splitlines()
+        if ln.split()[:1] in [[s] for s in scopes]
+    }
     assert rows == {
         "official": ["1,700", "not_supported"],
         "family": ["1,987", "supported"],
