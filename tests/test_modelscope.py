@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pyarrow.compute as pc
 import pytest
 
 from collector.families import Family
+from collector.snapshot import lineage
 from collector.snapshot.crawl import prepare
 from collector.snapshot.modelscope import ModelScopeDiscovery, modelscope_family
 from collector.snapshot.stage import Stage
@@ -54,9 +56,8 @@ def crawl(fake: FakeModelScope, c: ModelScopeClient, stage: Stage | None = None)
 
 
 def totals(stage: Stage) -> tuple[int, int]:
-    row = stage.members(modelscope_family(QWEN)).aggregate("count(*), sum(downloads_all_time)")
-    count, total = row.fetchall()[0]
-    return int(count), int(total)
+    members, _ = lineage.members(stage, modelscope_family(QWEN))
+    return members.num_rows, int(pc.sum(members.column("downloads_all_time")).as_py())
 
 
 def test_pages_past_50_and_totals(ms: FakeModelScope) -> None:

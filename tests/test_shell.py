@@ -36,7 +36,7 @@ def test_snapshot_then_report_from_a_shell(hub: FakeHub, tmp_path: Path) -> None
     assert "qwen: strategy lineage" in snap.stderr  # the plan goes to stderr
     report = run("report", "--format", "csv", env=env)
     assert report.returncode == 0, report.stderr
-    assert report.stdout.splitlines()[1] == "2026-04-01,2,1300,1234,66,106,7,"
+    assert report.stdout.splitlines()[1] == "2026-04-01,2,1300,1234,66,106,7,,false"
     assert report.stderr == ""
 
 

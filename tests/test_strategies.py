@@ -342,6 +342,7 @@ def test_official_only_is_fast_and_kept_apart(
             "downloads_30d": 300,
             "likes": 30,
             "new_downloads": None,
+            "partial": False,
             "source": "hub",
         }
     ]
