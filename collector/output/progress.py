@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from rich.console import Console
 from rich.progress import (
@@ -26,7 +26,33 @@ from collector.dates import format_duration
 from collector.snapshot.plan import Plan
 
 
-class SnapshotProgress:
+class _StderrProgress:
+    """What every progress display shares: a rich Progress on stderr, started and stopped
+    as a context manager, and plain lines printed above it; silent when disabled."""
+
+    enabled: bool
+    console: Console
+    _progress: Progress
+
+    def __enter__(self) -> Self:
+        if self.enabled:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.enabled:
+            self._progress.stop()
+
+    def _say(self, text: str) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True)
+
+
+class SnapshotProgress(_StderrProgress):
     """A callable progress sink: `progress(event, **data)`; silent when disabled."""
 
     def __init__(self, enabled: bool = True) -> None:
@@ -46,23 +72,6 @@ class SnapshotProgress:
         self._plan: Plan | None = None
         self._total: int | None = None
         self._started = time.monotonic()
-
-    def __enter__(self) -> SnapshotProgress:
-        if self.enabled:
-            self._progress.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.enabled:
-            self._progress.stop()
-
-    def _say(self, text: str) -> None:
-        self.console.print(text, highlight=False, soft_wrap=True)
 
     def __call__(self, event: str, **data: Any) -> None:
         if not self.enabled:
@@ -135,7 +144,7 @@ class SnapshotProgress:
         return f"ETA ~{format_duration(seconds, about=True)}"
 
 
-class BackfillProgress:
+class BackfillProgress(_StderrProgress):
     """Progress of a backfill on stderr: what it imports, then one bar of bytes with an ETA
     (files already in the huggingface_hub cache count at once); silent when disabled."""
 
@@ -155,23 +164,6 @@ class BackfillProgress:
             transient=True,
         )
         self._task: TaskID | None = None
-
-    def __enter__(self) -> BackfillProgress:
-        if self.enabled:
-            self._progress.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.enabled:
-            self._progress.stop()
-
-    def _say(self, text: str) -> None:
-        self.console.print(text, highlight=False, soft_wrap=True)
 
     def __call__(self, event: str, **data: Any) -> None:
         if not self.enabled:
