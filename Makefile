@@ -4,7 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint fmt example bench reliability clean
+# The lowest versions pyproject allows of the Hub client and its HTTP stack, where an older
+# release breaks collector; `make test-oldest` runs the Hub-facing tests on them.
+OLDEST       := huggingface_hub==2.0.0 httpx2==2.13.0
+OLDEST_VENV  := .venv-oldest
+OLDEST_STAMP := $(OLDEST_VENV)/.installed-stamp
+OLDEST_TESTS := tests/test_fakehub.py tests/test_doctor.py tests/test_strategies.py \
+	tests/test_lineage.py tests/test_pacing.py tests/test_outcomes.py tests/test_errors.py \
+	tests/test_secrets.py tests/test_backfill.py tests/test_sources.py tests/test_baddata.py
+
+.PHONY: run test test-oldest lint fmt example bench reliability clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +30,14 @@ run: $(STAMP) ## check the Hub, import qwen's history, snapshot it into ./wareho
 
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest
+
+$(OLDEST_STAMP): pyproject.toml Makefile
+	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' $(OLDEST)
+	touch $(OLDEST_STAMP)
+
+test-oldest: $(OLDEST_STAMP) ## the Hub-facing tests on the oldest huggingface_hub and httpx2 allowed
+	$(OLDEST_VENV)/bin/python -m pytest -p no:cacheprovider $(OLDEST_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check collector tests bench
@@ -41,4 +58,4 @@ reliability: $(STAMP) ## fault matrix, large family under a small quota, kill -9
 	$(BIN)/python -m bench.reliability
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -128,18 +128,18 @@ class Handler(BaseHTTPRequestHandler):
                 served.outage_after = served.requests + int(dict(params)["after"])
                 served.outage_seconds = float(dict(params)["seconds"])
             return self._send(200, b"{}", [])
-        time.sleep(served.latency)
+        arrived = time.monotonic()
         fault, remaining, reset = served.admit()
         rate = [
             ("ratelimit", f'"api";r={remaining};t={reset}'),
             ("ratelimit-policy", f'"fixed window";"api";q={served.quota};w={round(served.window)}'),
         ]
         if fault == 429:  # the CDN's: no headers at all
-            return self._send(429, b"Too Many Requests", [])
+            return self._send(429, b"Too Many Requests", [], arrived)
         if fault == 503:
-            return self._send(503, b'{"error":"Service Unavailable"}', [])
+            return self._send(503, b'{"error":"Service Unavailable"}', [], arrived)
         if fault == 430:
-            return self._send(429, b'{"error":"rate limited"}', rate)
+            return self._send(429, b'{"error":"rate limited"}', rate, arrived)
         headers = [*rate, ("Content-Type", "application/json")]
         if path == "/api/models":
             body, cursor = served.listing(params)
@@ -147,13 +147,19 @@ class Handler(BaseHTTPRequestHandler):
                 kept = [(k, v) for k, v in params if k != "cursor"]
                 url = f"http://{self.headers['Host']}/api/models?{urlencode([*kept, ('cursor', cursor)])}"
                 headers.append(("Link", f'<{url}>; rel="next"'))
-            return self._send(200, body, headers)
+            return self._send(200, body, headers, arrived)
         found = served.detail(path.removeprefix("/api/models/"), params)
         if found is None:
-            return self._send(404, b'{"error":"Repository not found"}', headers)
-        return self._send(200, found, headers)
+            return self._send(404, b'{"error":"Repository not found"}', headers, arrived)
+        return self._send(200, found, headers, arrived)
 
-    def _send(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
+    def _send(
+        self, status: int, body: bytes, headers: list[tuple[str, str]], arrived: float = 0.0
+    ) -> None:
+        # The Hub's latency counts from the request's arrival and includes rendering the
+        # answer: the body is built first, then the rest of the latency is waited out.
+        if arrived:
+            time.sleep(max(0.0, arrived + self.server.served.latency - time.monotonic()))
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
@@ -182,10 +188,19 @@ def _get(url: str) -> dict[str, Any]:
         return dict(json.loads(r.read()))
 
 
-def run_once(args: argparse.Namespace, outage: bool, work: Path) -> dict[str, Any]:
-    """One snapshot as the daemon runs it, against a fresh server; its figures."""
+def run_once(
+    args: argparse.Namespace,
+    outage: bool,
+    work: Path,
+    scale: float | None = None,
+    seed: bool = False,
+) -> dict[str, Any]:
+    """One snapshot as the daemon runs it, against a fresh server; its figures. `seed`: the
+    day before, into the same warehouse, without the outage."""
+    s = scale or args.scale
     cmd = [sys.executable, "-m", "bench.realhub", "serve", "--models", str(args.models)]
-    cmd += ["--scale", str(args.scale), "--quota", str(args.quota), "--window", str(args.window)]
+    cmd += ["--scale", str(s), "--quota", str(args.quota), "--window", str(args.window)]
+    cmd += ["--latency", str(args.latency)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -200,15 +215,22 @@ def run_once(args: argparse.Namespace, outage: bool, work: Path) -> dict[str, An
 
         [schedule] = load_schedules(Path(__file__).parent.parent / "schedules", None)
         families = get_families(list(schedule.families))
-        s = args.scale
         client = HubClient(endpoint=url, retry_wait=1 / s, max_wait=60 / s, reset_margin=0.5 / s)
         plans: list[Any] = []
         pages = -(-args.models // PAGE)
 
+        marks: dict[str, float] = {}
+
         def progress(event: str, **data: Any) -> None:
+            now = time.monotonic()
+            if event == "page":
+                marks.setdefault("first_page", now)
+                marks["last_page"] = now
+            elif event in ("staging", "done"):
+                marks.setdefault(event, now)
             if event == "plan":
                 plans.append(data["plan"])
-                if outage:  # from the middle of the crawl
+                if outage and not seed:  # from the middle of the crawl
                     _get(f"{url}/_outage?after={pages // 2}&seconds={args.outage / s}")
 
         db = work / ("outage.duckdb" if outage else "plain.duckdb")
@@ -243,6 +265,12 @@ def run_once(args: argparse.Namespace, outage: bool, work: Path) -> dict[str, An
         "quota_bound": requests / args.quota * args.window if requests > args.quota else 0.0,
         "latency_bound": requests * args.latency,
         "eta": plan.seconds * s,
+        # Hub seconds from the start to the first page, of the pages, and after the last
+        "phases": (
+            (marks["first_page"] - start) * s,
+            (marks["last_page"] - marks["first_page"]) * s,
+            (marks["done"] - marks["last_page"]) * s,
+        ),
         "plan": plan.describe(),
         "downloads_all_time": int(total or 0),
     }
@@ -257,14 +285,27 @@ def main() -> None:
     ap.add_argument("--quota", type=int, default=500)
     ap.add_argument("--window", type=float, default=300.0)
     ap.add_argument("--outage", type=float, default=600.0, help="Hub seconds of outage")
+    ap.add_argument(
+        "--seed-scale",
+        type=float,
+        default=0.0,
+        help="first run the job once at this scale into the same warehouse (the day before: "
+        "the measured run's plan then knows the Hub's size from that crawl)",
+    )
     args = ap.parse_args()
     if args.mode == "serve":
         serve(args)
         return
     with tempfile.TemporaryDirectory(prefix="collector-realhub-") as tmp:
+        if args.seed_scale:  # the day before, so that the plan knows the Hub's size
+            run_once(args, False, Path(tmp), scale=args.seed_scale, seed=True)
         plain = run_once(args, False, Path(tmp))
-        broken = run_once(args, True, Path(tmp))
+        if args.outage and args.seed_scale:
+            run_once(args, True, Path(tmp), scale=args.seed_scale, seed=True)
+        broken = run_once(args, True, Path(tmp)) if args.outage else None
     for name, r in (("no outage", plain), ("10-min outage", broken)):
+        if r is None:
+            continue
         bound = max(r["quota_bound"], r["latency_bound"])
         print(f"## {name}")
         print("\n".join(f"    {line}" for line in r["plan"]))
@@ -276,6 +317,14 @@ def main() -> None:
             f"{r['seconds'] / bound:.3f}x; ETA {r['eta']:.0f} s: {r['eta'] / r['seconds']:.2f}x "
             f"the duration; downloads {r['downloads_all_time']:,}"
         )
+        before, crawl, after = r["phases"]
+        print(
+            f"phases: {before:.0f} s to the first page, {crawl:.0f} s of pages "
+            f"({crawl / max(1, r['requests'] - 1):.3f} s each), {after:.0f} s after the last "
+            f"(dangling lookups, membership, commit)"
+        )
+    if broken is None:
+        return
     extra = broken["requests"] / (1.02 * plain["requests"] + broken["retries"])
     print(
         f"requests with the outage / (1.02 x without + retries) = {extra:.3f}; totals equal: "
