@@ -114,8 +114,40 @@ def test_a_disabled_member_departs_and_every_day_completes(
     )
     statuses = [r.status for r in hub.requests if r.path == "/api/models/acme/taken-down"]
     assert statuses == [403]
-    report = cli("report", "-f", "acme", "--format", "json", "--since", "2026-01-01")
-    assert '"departed"' in report.stdout  # flagged as a departure, its history kept
+    report = json.loads(cli("report", "-f", "acme", "--format", "json").stdout)
+    # flagged with its own kind on day 2, once; its 40 downloads stay in the history
+    assert report["anomalies"] == [
+        {
+            "date": "2026-01-02",
+            "repo_id": "acme/taken-down",
+            "kind": "disabled",
+            "previous": None,
+            "current": 40,
+        }
+    ]
+    totals = [(d["date"], d["repos"], d["downloads_all_time"]) for d in report["series"]]
+    assert totals == [("2026-01-01", 2, 140), ("2026-01-02", 1, 140), ("2026-01-03", 1, 140)]
+    table = cli("report", "-f", "acme").stdout
+    assert "Anomalies: 1 disabled" in table
+
+
+def test_a_gone_member_is_a_plain_departure(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    families = tmp_path / "families.toml"
+    families.write_text(LINEAGE)
+    monkeypatch.setenv("COLLECTOR_FAMILIES", str(families))
+    with FakeHub(page_size=10) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        hub.add("acme/keep", downloads_all_time=100)
+        hub.add("acme/deleted", downloads_all_time=40)
+        cli("snapshot", "-f", "acme", "-q", now="2026-01-01T10:00:00")
+        hub.delete("acme/deleted")
+        cli("snapshot", "-f", "acme", "-q", now="2026-01-02T10:00:00")
+    report = json.loads(cli("report", "-f", "acme", "--format", "json").stdout)
+    assert [(a["repo_id"], a["kind"]) for a in report["anomalies"]] == [
+        ("acme/deleted", "departed")
+    ]
 
 
 def test_a_rejected_token_says_how_to_fix_it(

@@ -188,6 +188,8 @@ def commit(
     members: pa.Table,
     edges: pa.Table,
     renames: pa.Table | None = None,
+    departures: pa.Table | None = None,
+    unresolved: pa.Table | None = None,
     stage_id: str | None = None,
 ) -> None:
     """Write `members` and their `edges` (module docstring) as one run of
@@ -205,6 +207,7 @@ def commit(
         con.execute("BEGIN TRANSACTION")
         try:
             _write(con, result.family, platform, result, stage_id)
+            _write_lookups(con, result.run_id, platform, departures, unresolved)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -213,6 +216,38 @@ def commit(
         con.unregister("snap")
         con.unregister("snap_edges")
         con.unregister("renames")
+
+
+def _write_lookups(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int | None,
+    platform: str,
+    departures: pa.Table | None,
+    unresolved: pa.Table | None,
+) -> None:
+    """What the run's lookups found: why members departed (`departures`: repo_id, reason)
+    and the base_model parents the Hub could not resolve (`unresolved`: parent_id,
+    children)."""
+    if departures is not None and departures.num_rows:
+        con.register("gone", departures)
+        try:
+            con.execute(
+                """INSERT INTO departures
+                   SELECT DISTINCT ?, r.repo_key, g.reason FROM gone g
+                   JOIN repos r ON r.repo_id = g.repo_id AND r.platform = ?""",
+                [run_id, platform],
+            )
+        finally:
+            con.unregister("gone")
+    if unresolved is not None and unresolved.num_rows:
+        con.register("dangling", unresolved)
+        try:
+            con.execute(
+                "INSERT INTO unresolved_parents SELECT ?, parent_id, children FROM dangling",
+                [run_id],
+            )
+        finally:
+            con.unregister("dangling")
 
 
 def _write(
@@ -476,4 +511,13 @@ def commit_stage(
     `computed` when already taken from the stage)."""
     if computed is None:
         computed = lineage.members(stage, family)
-    commit(con, result, computed[0], computed[1], stage.renames_table(), stage_id)
+    commit(
+        con,
+        result,
+        computed[0],
+        computed[1],
+        stage.renames_table(),
+        stage.departures_table(),
+        stage.unresolved_table(),
+        stage_id,
+    )

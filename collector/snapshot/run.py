@@ -202,7 +202,7 @@ def run_crawl(
     clock = time.monotonic()
     problems = load_problems(stage)
     error: str | None = None
-    computed: list[tuple[RunResult, tuple[pa.Table, pa.Table, pa.Table] | None]] = []
+    computed: list[tuple[RunResult, tuple[pa.Table, ...] | None]] = []
     try:
         after_crawl = None
         try:
@@ -234,7 +234,12 @@ def run_crawl(
             result.repos_seen = stage.repo_count
             tables = None
             if result.status != "failed":
-                tables = (*lineage.members(stage, family), stage.renames_table())
+                tables = (
+                    *lineage.members(stage, family),
+                    stage.renames_table(),
+                    stage.departures_table(),
+                    stage.unresolved_table(),
+                )
             computed.append((result, tables))
         stage.close()  # its memory back before the commits
         with warehouse.writer(db) as con:
@@ -327,6 +332,8 @@ def _follow_departures(
         item, gone = client.lookup(repo_id)
         if gone == "disabled":
             problems.add("disabled repo", repo_id)
+        if gone is not None:
+            stage.add_departure(repo_id, gone)
         record = parse_item(item, problems) if item is not None else None
         if record is not None and record.repo_id.lower() != repo_id.lower():
             stage.add_rename(repo_id, record.repo_id, record.hub_id or hub_id)

@@ -75,6 +75,7 @@ class Stage:
         ).fetchall()
         self._seq, self.rows = int(row[0][0]), int(row[0][1])
         self._renames: list[tuple[str, str, str | None]] = []
+        self._departures: list[tuple[str, str]] = []
 
     def add(self, records: list[RepoRecord]) -> None:
         """Append one page of records (a later sighting of a repo wins)."""
@@ -163,6 +164,33 @@ class Stage:
             "SELECT old_lc FROM aliases WHERE new_id IS NULL ORDER BY 1"
         ).fetchall()
         return [str(r[0]) for r in rows]
+
+    def unresolved_table(self) -> pa.Table:
+        """parent_id, children: each dangling parent the Hub could not resolve (as a tag
+        names it), with how many staged repos tag it; most children first."""
+        return self.db.sql(
+            """
+            SELECT min(e.parent_id) AS parent_id, count(DISTINCT lower(e.child_id)) AS children
+            FROM raw_edges e JOIN aliases a ON a.old_lc = lower(e.parent_id)
+            WHERE a.new_id IS NULL
+            GROUP BY lower(e.parent_id) ORDER BY children DESC, parent_id
+            """
+        ).to_arrow_table()
+
+    def add_departure(self, repo_id: str, reason: str) -> None:
+        """Record that a member not seen answered its lookup `reason` (disabled, gone)."""
+        self._departures.append((repo_id, reason))
+
+    def departures_table(self) -> pa.Table:
+        """repo_id, reason of each departed member whose lookup said why."""
+        ids, reasons = (
+            (list(c) for c in zip(*self._departures, strict=True))
+            if self._departures
+            else ([], [])
+        )
+        return pa.table(
+            {"repo_id": pa.array(ids, pa.string()), "reason": pa.array(reasons, pa.string())}
+        )
 
     def add_rename(self, old_id: str, new_id: str, hub_id: str | None) -> None:
         """Record that the repo known as `old_id` is now `new_id`."""

@@ -245,6 +245,29 @@ def m010_imports(db: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m011_lookups(db: duckdb.DuckDBPyConnection) -> None:
+    """What a snapshot's lookups found that its listings could not say: why a departed
+    member left (403 disabled, 401/404 gone) and the base_model parents no repo is."""
+    db.execute(
+        """
+        -- One row per member that departed at a run and answered its lookup so.
+        CREATE TABLE departures (
+            run_id   BIGINT NOT NULL,
+            repo_key BIGINT NOT NULL,
+            reason   VARCHAR NOT NULL      -- 'disabled' (403) or 'gone' (401, 404)
+        );
+        -- One row per dangling base_model parent of a crawl that the Hub could not resolve
+        -- (no repo has that id, no 307 names a new one), with the repos that tag it.
+        CREATE TABLE unresolved_parents (
+            run_id    BIGINT NOT NULL,
+            parent_id VARCHAR NOT NULL,    -- as a tag names it
+            children  BIGINT NOT NULL
+        );
+        """
+    )
+
+
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the migrations recorded in this warehouse, in order."""
     exists = db.execute(

@@ -10,7 +10,8 @@ latest row at or before it). Views, for analysts (see README "Querying with SQL"
 - `family_daily`    the daily series `collector report` prints; `partial` and `stale_repos`
                     (members a partial run could not refresh, kept at their last value)
 - `family_groups_daily`  cumulative downloads per relation / depth group (`report --by`)
-- `report_anomalies` counter decreases, departed members and late joiners, by date, and
+- `report_anomalies` counter decreases, departed members (`disabled` when the repo answered
+                    403 that day) and late joiners, by date, and
                     the days an imported dataset flags (kinds `partial_day`, `skipped_day`,
                     `low_day`, `short_day`, `frozen_day`; no repo)
 - `members_daily`   members at each day-run with their counters (point lookups, `members`)
@@ -257,10 +258,20 @@ FROM grid g LEFT JOIN per_day p
   ON p.family = g.family AND p.run_id = g.run_id AND p.dimension = g.dimension AND p.grp = g.grp;
 
 CREATE OR REPLACE VIEW report_anomalies AS
-SELECT a.family, d.date, r.repo_id, a.kind, a.previous, a.current, d.platform, d.source
+-- a departure whose lookup answered 403 on that day is its own kind: 'disabled'
+WITH disabled AS (
+    SELECT DISTINCT x.family, CAST(x.started_at AS DATE) AS date, g.repo_key
+    FROM departures g JOIN runs x ON x.run_id = g.run_id
+    WHERE g.reason = 'disabled'
+)
+SELECT a.family, d.date, r.repo_id,
+       CASE WHEN a.kind = 'departed' AND x.repo_key IS NOT NULL THEN 'disabled'
+            ELSE a.kind END AS kind,
+       a.previous, a.current, d.platform, d.source
 FROM rollup_anomalies a
 JOIN day_runs d ON d.family = a.family AND d.run_id = a.run_id
 JOIN repos r ON r.repo_key = a.repo_key
+LEFT JOIN disabled x ON x.family = a.family AND x.date = d.date AND x.repo_key = a.repo_key
 UNION ALL
 -- the days an imported dataset flags (partial_day, skipped_day, low_day, ...), no repo
 SELECT i.family, d.date, NULL, f.kind, NULL, NULL, d.platform, d.source
