@@ -1,3 +1,3 @@
-from collector.cli import main
+from collector.console import main
 
 main()

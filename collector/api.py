@@ -122,6 +122,27 @@ def members_data(
     return Reading({"family": family, "as_of": snapshot_date, "members": rows}, simulated)
 
 
+def dangling_data(
+    family: str = DEFAULT_FAMILY, *, as_of: DateLike = None, db: PathLike = None
+) -> Reading:
+    """`collector members --dangling`: base_model parents the day-run's crawl could not
+    resolve, with how many repos tag each (those repos are not members)."""
+    from collector.reports import series as reports
+    from collector.store import warehouse
+
+    with warehouse.reader(db) as con:
+        simulated = warehouse.is_simulated(con)
+        snapshot_date, rows = reports.dangling(con, family, _day(as_of))
+    data = {
+        "family": family,
+        "as_of": snapshot_date,
+        "dangling": rows,
+        "parents": len(rows),
+        "children": sum(r["children"] for r in rows),
+    }
+    return Reading(data, simulated)
+
+
 def top_data(
     family: str = DEFAULT_FAMILY,
     *,

@@ -174,3 +174,17 @@ def test_import_collector_cli_is_light() -> None:
         capture_output=True, text=True, check=True, cwd=ROOT,
     ).stdout  # fmt: skip
     assert out.strip() == "[]"
+
+
+def test_version_answers_before_the_cli_is_imported(cli: Cli) -> None:
+    code = (
+        "import sys; sys.argv = ['collector', '--version']; "
+        "from collector.console import main; main(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'typer', 'click', 'rich'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert out == f"collector {collector.__version__}\n[]\n"
+    # the same line as the CLI's own --version
+    assert cli("--version").stdout == f"collector {collector.__version__}\n"

@@ -271,3 +271,65 @@ def test_old_id_and_other_case_parents_link_children_and_unresolved_ones_are_cou
     out = json.loads(cli("members", "-f", "qwen", "--format", "json").stdout)
     depth = {m["repo_id"]: m["depth"] for m in out["members"]}
     assert depth == {"Qwen/Qwen1-7B": 0, "a/ft": 1, "b/q": 2}
+    # the unresolved parent is listed, with the repos that tag it
+    listed = json.loads(cli("members", "-f", "qwen", "--dangling", "--format", "json").stdout)
+    assert listed == {
+        "family": "qwen",
+        "as_of": "2026-01-01",
+        "dangling": [{"parent_id": "gone/parent", "children": 1}],
+        "parents": 1,
+        "children": 1,
+    }
+    monkeypatch.setenv("COLUMNS", "80")
+    table = cli("members", "-f", "qwen", "--dangling").stdout
+    assert table == (
+        "qwen: 1 unresolved base_model parents at 2026-01-01, tagged by 1 repos (not\n"
+        "members)\n"
+        "\n"
+        "  parent        children\n"
+        " ────────────────────────\n"
+        "  gone/parent          1\n"
+    )
+    csv = cli("members", "-f", "qwen", "--dangling", "--format", "csv").stdout
+    assert csv.splitlines() == ["parent_id,children", "gone/parent,1"]
+    both = cli("members", "-f", "qwen", "--dangling", "--unlinked", ok=False)
+    assert both.exit_code == 2
+    assert both.output == "Error: --dangling and --unlinked are two lists: give one\n"
+
+
+@pytest.mark.parametrize("strategy", ["lineage", "hub"])
+def test_a_renamed_parent_keeps_the_children_that_tag_its_old_id(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strategy: str
+) -> None:
+    families = tmp_path / "families.toml"
+    families.write_text(f'[families.qwen]\nauthors = ["Qwen"]\nstrategy = "{strategy}"\n')
+    monkeypatch.setenv("COLLECTOR_FAMILIES", str(families))
+    with FakeHub(page_size=3) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        hub.add("Qwen/Qwen-7B", downloads_all_time=1000)
+        hub.add_derivative("a/ft", parent="Qwen/Qwen-7B", downloads_all_time=100)
+        hub.add_derivative("b/q", parent="a/ft", relation="quantized", downloads_all_time=10)
+        cli("snapshot", "-f", "qwen", "-q", now="2026-01-01T10:00:00")
+        day1 = len(hub.requests)
+        # renamed: a/ft's tag names the old id, and so does a new fine-tune's
+        hub.rename("Qwen/Qwen-7B", "Qwen/Qwen1-7B")
+        hub.add_derivative(
+            "c/new", parent="Qwen/Qwen-7B", downloads_all_time=7,
+            created_at="2026-01-01T12:00:00.000Z",
+        )  # fmt: skip
+        cli("snapshot", "-f", "qwen", "-q", now="2026-01-02T10:00:00")
+        filters = [v for r in hub.requests[day1:] for k, v in r.params if k == "filter"]
+    out = json.loads(cli("members", "-f", "qwen", "--format", "json").stdout)
+    depth = {m["repo_id"]: m["depth"] for m in out["members"]}
+    assert depth == {"Qwen/Qwen1-7B": 0, "a/ft": 1, "c/new": 1, "b/q": 2}
+    report = json.loads(cli("report", "-f", "qwen", "--format", "json").stdout)
+    assert [d["downloads_all_time"] for d in report["series"]] == [1110, 1117]
+    assert report["anomalies"] == []
+    if strategy == "lineage":  # day 2 lists the children of the new id and of the old one
+        assert sorted(filters) == [
+            "base_model:Qwen/Qwen-7B",
+            "base_model:Qwen/Qwen1-7B",
+            "base_model:a/ft",
+            "base_model:b/q",
+            "base_model:c/new",
+        ]

@@ -192,6 +192,14 @@ def members(
             "to it (asks the Hub; never counted).",
         ),
     ] = False,
+    dangling: Annotated[
+        bool,
+        typer.Option(
+            "--dangling",
+            help="Instead, list the base_model parents the snapshot's crawl could not "
+            "resolve, with the repos tagging each (not members).",
+        ),
+    ] = False,
     families: FamiliesOpt = None,
     fmt: FormatOpt = Format.table,
     wide: WideOpt = False,
@@ -200,6 +208,13 @@ def members(
 ) -> None:
     """Every member of a family with role, relation, depth, parent and counters."""
     _known(families, family)
+    if dangling and unlinked:
+        raise UsageError("--dangling and --unlinked are two lists: give one")
+    if dangling:
+        found = api.dangling_data(family, as_of=as_of, db=db)
+        notice(found.simulated)
+        out(documents.dangling(found.data), fmt, wide, columns)
+        return
     reading = api.members_data(family, as_of=as_of, db=db)
     notice(reading.simulated)
     data = reading.data

@@ -127,6 +127,15 @@ def members(data: dict[str, Any]) -> Document:
     return Document(list(MEMBER_COLUMNS), rows, data, title=title, drop=drop)
 
 
+def dangling(data: dict[str, Any]) -> Document:
+    """`members --dangling`: unresolved base_model parents and the repos tagging them."""
+    title = (
+        f"{data['family']}: {data['parents']:,} unresolved base_model parents at "
+        f"{data['as_of']}, tagged by {data['children']:,} repos (not members)"
+    )
+    return Document(["parent_id", "children"], data["dangling"], data, title=title)
+
+
 def unlinked(
     family: str, search: str | None, records: list[RepoRecord], as_of: str | None
 ) -> Document:

@@ -239,6 +239,24 @@ def members(
     return run["date"].isoformat(), rows
 
 
+def dangling(
+    con: duckdb.DuckDBPyConnection, family: str, as_of: date | None = None
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The base_model parents the crawl of the day-run in force at `as_of` could not
+    resolve (no repo is that id and the Hub names no new one), most children first: the
+    repos tagging them are not members."""
+    run = day_run(con, family, as_of)
+    if run is None:
+        return None, []
+    rows = _rows(
+        con,
+        """SELECT parent_id, children FROM unresolved_parents
+           WHERE run_id = ? ORDER BY children DESC, parent_id""",
+        [run["run_id"]],
+    )
+    return run["date"].isoformat(), rows
+
+
 def why(con: duckdb.DuckDBPyConnection, family: str, repo_id: str) -> dict[str, Any]:
     """The lineage chain from an official repo to `repo_id` at the latest snapshot."""
     run = day_run(con, family, None)

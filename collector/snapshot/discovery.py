@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import duckdb
+
 from collector.errors import HubUnreachable
 from collector.families import Family
 from collector.snapshot.crawl import ROOT_KINDS, Crawl, Task
@@ -83,6 +85,12 @@ class LineageDiscovery:
     name = "lineage"
     MAX_CONSECUTIVE_FAILURES = 3
 
+    def __init__(self, former: dict[str, list[str]] | None = None) -> None:
+        """`former`: every id the warehouse saw each repo under (`former_names`). Children
+        may still tag a parent by an old id, so each old id is listed too, and its
+        children linked to the repo it now is."""
+        self.former = former or {}
+
     def estimate(self, families: list[Family], client: HubClient) -> Estimate:
         floor = sum(len(f.authors) + len(f.repos) for f in families)
         derived = any(f.derivatives for f in families)
@@ -127,7 +135,7 @@ class LineageDiscovery:
         failed_in_a_row = 0
         while (task := crawl.next_task()) is not None:
             try:
-                self._run_task(task, family, client, crawl, follows)
+                self._run_task(task, family, client, crawl, follows, self.former)
             except HubError as exc:
                 crawl.fail(task, str(exc))
                 failed_in_a_row += 1
@@ -150,6 +158,7 @@ class LineageDiscovery:
         client: HubClient,
         crawl: Crawl,
         follows: Callable[[int], bool],
+        former: dict[str, list[str]],
     ) -> None:
         if task.kind == "repo":
             item = client.model(task.target)
@@ -173,6 +182,13 @@ class LineageDiscovery:
                 if task.kind != "author" or family.is_official(r.repo_id, r.author)
             ]
             parents = [(r.repo_id, child_depth) for r in takes if follows(child_depth)]
+            for r in takes if follows(child_depth) else []:
+                # children tagging an old id of this repo are its children too
+                known = (r.hub_id and former.get(r.hub_id)) or former.get(r.repo_id.lower(), [])
+                for old_id in known:
+                    if old_id.lower() != r.repo_id.lower():
+                        crawl.stage.add_alias(old_id, r.repo_id)
+                        parents.append((old_id, child_depth))
             crawl.save_page(task, records, page.next_url, parents)
 
 
@@ -280,6 +296,27 @@ def resolve_dangling(stage: Stage, client: HubClient, problems: Problems, budget
 # counted 3,117,871; 3.2M leaves room for growth (an estimate too low only makes the
 # progress bar finish late).
 DEFAULT_HUB_MODELS = 3_200_000
+
+
+def former_names(con: duckdb.DuckDBPyConnection, family: str) -> dict[str, list[str]]:
+    """Every id the warehouse saw each member of the family under, by the repo's `_id` and
+    by its last id (lower case): `LineageDiscovery` lists the children of each id a repo
+    had, not only of its current one (a rename found today included)."""
+    rows = con.execute(
+        """SELECT r.hub_id, lower(r.repo_id), list(DISTINCT n.repo_id ORDER BY n.repo_id)
+           FROM repo_names n JOIN repos r USING (repo_key)
+           WHERE r.platform = 'huggingface'
+             AND r.repo_key IN (SELECT repo_key FROM membership WHERE family = ?)
+           GROUP BY ALL""",
+        [family],
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for hub_id, last, ids in rows:
+        if hub_id:
+            out[str(hub_id)] = [str(i) for i in ids]
+        out[str(last)] = [str(i) for i in ids]
+    return out
+
 
 STRATEGIES: dict[str, Callable[[], Discovery]] = {
     "lineage": LineageDiscovery,

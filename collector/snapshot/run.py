@@ -37,7 +37,9 @@ from collector.snapshot.discovery import (
     Discovery,
     Estimate,
     HubDiscovery,
+    LineageDiscovery,
     Progress,
+    former_names,
     get_strategy,
     no_progress,
 )
@@ -96,6 +98,7 @@ def take_snapshot(
         for family in families:
             check_clock(con, official_family(family).name if official_only else family.name, now)
         history = read_history(con)
+        formers = {f.name: former_names(con, f.name) for f in families}
     plan = make_plan(
         families,
         client,
@@ -124,7 +127,9 @@ def take_snapshot(
             crawls.append(
                 CrawlJob(
                     [f],
-                    get_strategy(choice.strategy),
+                    LineageDiscovery(formers.get(f.name))
+                    if choice.strategy == "lineage"
+                    else get_strategy(choice.strategy),
                     choice.estimate,
                     f.name,
                     fingerprint(f, choice.strategy),

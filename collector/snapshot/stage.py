@@ -184,9 +184,7 @@ class Stage:
     def departures_table(self) -> pa.Table:
         """repo_id, reason of each departed member whose lookup said why."""
         ids, reasons = (
-            (list(c) for c in zip(*self._departures, strict=True))
-            if self._departures
-            else ([], [])
+            (list(c) for c in zip(*self._departures, strict=True)) if self._departures else ([], [])
         )
         return pa.table(
             {"repo_id": pa.array(ids, pa.string()), "reason": pa.array(reasons, pa.string())}
