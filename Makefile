@@ -29,7 +29,7 @@ run: $(STAMP) ## check the Hub, import qwen's history, snapshot it into ./wareho
 	$(BIN)/collector verify "700M+ downloads" --family qwen --as-of 2026-01-31
 
 test: $(STAMP) ## run the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 $(OLDEST_STAMP): pyproject.toml Makefile
 	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
@@ -37,7 +37,7 @@ $(OLDEST_STAMP): pyproject.toml Makefile
 	touch $(OLDEST_STAMP)
 
 test-oldest: $(OLDEST_STAMP) ## the Hub-facing tests on the oldest huggingface_hub and httpx2 allowed
-	$(OLDEST_VENV)/bin/python -m pytest -p no:cacheprovider $(OLDEST_TESTS)
+	$(OLDEST_VENV)/bin/python -m pytest -n auto -p no:cacheprovider $(OLDEST_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check collector tests bench
