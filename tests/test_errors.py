@@ -45,6 +45,7 @@ def one_line_error(result, code: int = 2) -> str:
             "--since 2026-03-05 is after --until 2026-03-01",
         ),
         (["verify", "30M MAU"], "the Hub does not measure 'mau'"),
+        (["verify", "700M+"], "claim '700M+': it names no measure (downloads, derivatives,"),
         (["verify", "lots of downloads"], "cannot parse claim 'lots of downloads'"),
         (["verify", "0 downloads"], "threshold must be a positive whole number"),
         (["verify", "1M downloads", "--as-of", "March"], "bad date 'March'"),

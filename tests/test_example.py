@@ -14,7 +14,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "warehouse.duckdb.example"
 
 def test_example_reports_with_a_notice(cli: Cli) -> None:
     result = cli("report", "--db", str(EXAMPLE), "--format", "json")
-    assert result.stderr.startswith("Notice: this warehouse holds simulated data")
+    assert result.stderr.startswith("Notice: simulated data (from `make example`)")
     series = json.loads(result.stdout)["series"]
     assert len(series) == 60
     assert series[0]["date"] == "2026-09-29" and series[-1]["date"] == "2026-11-27"

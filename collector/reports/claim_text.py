@@ -209,10 +209,12 @@ def _metric(words: str, text: str) -> str:
     for pattern, metric in _METRICS:
         if re.fullmatch(pattern, words):
             return metric
-    raise UsageError(
-        f"claim {text!r}: the Hub does not measure {words!r}; claims that can be verified: "
-        f"{MEASURABLE}"
+    what = (
+        f"the Hub does not measure {words!r}"
+        if words.strip("+ ")
+        else "it names no measure (downloads, derivatives, models, likes)"
     )
+    raise UsageError(f"claim {text!r}: {what}; claims that can be verified: {MEASURABLE}")
 
 
 def _number(num: str, unit: str | None, text: str) -> int:
