@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector.reports.series import PERIOD_SQL, TOP_NEW_SQL
+from collector.reports.series import PERIOD_SQL, top_new_sql
 from tests import report_data
 from tests.conftest import Cli
 
@@ -205,15 +205,13 @@ def test_top_new_sql_reproduces_the_cli(sample: Path, cli: Cli) -> None:
                 "SELECT date::VARCHAR, run_id FROM day_runs WHERE family = 'qwen'"
             ).fetchall()
         }
-        rows = con.execute(
-            TOP_NEW_SQL,
-            {
-                "family": "qwen",
-                "first_run": run["2026-01-08"],
-                "end_run": run["2026-01-12"],
-                "limit": 10,
-            },
-        ).fetchall()
+        params = {
+            "family": "qwen",
+            "first_run": run["2026-01-08"],
+            "end_run": run["2026-01-12"],
+            "limit": 10,
+        }
+        rows = con.execute(top_new_sql("range"), params).fetchall()
     finally:
         con.close()
     assert [(r[0], r[4]) for r in rows][:2] == [

@@ -161,7 +161,12 @@ def test_migration_from_an_empty_warehouse(cli: Cli, isolated_env: Path) -> None
                 "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'rollup%'"
             ).fetchall()
         }
-    assert tables == set(ROLLUP_TABLES) | {"rollup_repo_new", "rollup_repo_runs"}  # m009
+    # m009, m013
+    assert tables == set(ROLLUP_TABLES) | {
+        "rollup_repo_new",
+        "rollup_repo_runs",
+        "rollup_repo_total",
+    }
 
 
 def test_rollup_equals_the_event_views_with_partial_days(

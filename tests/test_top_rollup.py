@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from collector.reports.series import top_new_sql
 from collector.store import rollup
 from tests import report_data, test_rollup
 from tests.conftest import Cli
@@ -81,8 +82,42 @@ def table_equals_deltas(db: Path) -> None:
         ).fetchall()
         runs = con.execute("SELECT * FROM rollup_repo_runs ORDER BY ALL").fetchall()
         days = con.execute("SELECT family, platform, run_id FROM day_runs ORDER BY ALL").fetchall()
+        # rollup_repo_total (m013), kept by each snapshot, is those rows summed per repo
+        totals = con.execute("SELECT * FROM rollup_repo_total ORDER BY ALL").fetchall()
+        summed = con.execute(
+            """SELECT family, platform, repo_key, sum(new_downloads), arg_max(role, run_id),
+                      arg_max(CASE WHEN role = 'official' THEN NULL ELSE relation END, run_id),
+                      arg_max(depth, run_id), max(run_id)
+               FROM rollup_repo_new GROUP BY ALL ORDER BY ALL"""
+        ).fetchall()
     assert got == want and got
     assert runs == days
+    assert totals == summed
+
+
+def ways_agree(db: Path, family: str) -> int:
+    """Over every range of day-runs, each way to `top`'s sums that may serve it gives the
+    rows of the range's own rows; returns the ranges that took a shortcut."""
+    shortcuts = 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        runs = [
+            r[0]
+            for r in con.execute(
+                "SELECT run_id FROM day_runs WHERE family = ? AND platform = 'huggingface' "
+                "ORDER BY run_id",
+                [family],
+            ).fetchall()
+        ]
+        for first, end in combinations_with_replacement(runs, 2):
+            p = {"family": family, "first_run": first, "end_run": end, "limit": 1000}
+            want = con.execute(top_new_sql("range"), p).fetchall()
+            if end == runs[-1]:
+                assert con.execute(top_new_sql("since"), p).fetchall() == want, (first, end)
+                shortcuts += 1
+            if end == runs[-1] and first == runs[0]:
+                del p["first_run"]
+                assert con.execute(top_new_sql("all"), p).fetchall() == want
+    return shortcuts
 
 
 def test_top_new_equals_events_through_a_busy_history(
@@ -94,6 +129,7 @@ def test_top_new_equals_events_through_a_busy_history(
     table_equals_deltas(isolated_env)
     assert top_equals_events(cli, isolated_env, "qwen", "2026-01-10T00:00:00") >= 10
     assert top_equals_events(cli, isolated_env, "small", "2026-01-10T00:00:00") >= 10
+    assert ways_agree(isolated_env, "qwen") >= 4 and ways_agree(isolated_env, "small") >= 4
 
 
 def test_top_new_equals_events_with_partial_days(
@@ -102,6 +138,7 @@ def test_top_new_equals_events_with_partial_days(
     test_rollup.test_rollup_equals_the_event_views_with_partial_days(cli, hub, isolated_env, None)
     table_equals_deltas(isolated_env)
     assert top_equals_events(cli, isolated_env, "qwen", "2026-01-10T00:00:00") == 10
+    assert ways_agree(isolated_env, "qwen") == 4
 
 
 def test_top_new_equals_events_on_the_hand_computed_sample(cli: Cli, isolated_env: Path) -> None:
@@ -117,9 +154,13 @@ def test_rebuild_gives_the_rows_the_snapshots_kept(
         cli, hub, isolated_env, None
     )
     with duckdb.connect(str(isolated_env)) as con:
-        kept = con.execute("SELECT * FROM rollup_repo_new ORDER BY ALL").fetchall()
+        kept = {
+            table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+            for table in ("rollup_repo_new", "rollup_repo_total")
+        }
         rollup.rebuild(con)
-        assert con.execute("SELECT * FROM rollup_repo_new ORDER BY ALL").fetchall() == kept
+        for table, rows in kept.items():
+            assert con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() == rows
 
 
 families = pytest.fixture(test_rollup.families.__wrapped__)  # type: ignore[attr-defined]

@@ -30,12 +30,14 @@ VERSIONS = [
     ("m009_repo_new_downloads", True),
     ("m010_imports", True),
     ("m011_lookups", True),
+    ("m013_repo_new_totals", True),
 ]
 # What each migration since m008 added, so that a warehouse of its time can be emulated
 LATER_TABLES = {
     "m009_repo_new_downloads": ["rollup_repo_new", "rollup_repo_runs"],
     "m010_imports": ["imports"],
     "m011_lookups": ["departures", "unresolved_parents"],
+    "m013_repo_new_totals": ["rollup_repo_total"],
 }
 HISTORY = """
 INSERT INTO runs (run_id, family, started_at, status, strategy, members) VALUES

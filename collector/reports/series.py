@@ -349,33 +349,93 @@ TOP_COLUMNS = [
 # range (rollup_repo_new, maintained by each snapshot: collector/store/repo_totals.py);
 # role and relation as of its last day-run there with new downloads. Summed over every
 # repo, this is the sum of family_daily.new_downloads over the same day-runs.
+# Three ways to the same sums, the cheapest for the range (`_top_sums`): the range's rows;
+# the whole history, one row per repo (rollup_repo_total); or, for a range that ends at the
+# last day-run, the totals less the rows before the range (labels from the totals: a repo
+# with rows in the range had its last row there).
+TOP_SUMS = {
+    "range": """
+    SELECT repo_key, CAST(sum(new_downloads) AS BIGINT) AS new_downloads
+    FROM rollup_repo_new
+    WHERE family = $family AND platform = 'huggingface'
+      AND run_id BETWEEN $first_run AND $end_run
+    GROUP BY repo_key""",
+    "all": """
+    SELECT repo_key, new_downloads, role, relation, depth
+    FROM rollup_repo_total WHERE family = $family AND platform = 'huggingface'""",
+    "since": """
+    SELECT t.repo_key, t.new_downloads - coalesce(b.before, 0) AS new_downloads,
+           t.role, t.relation, t.depth
+    FROM rollup_repo_total t
+    LEFT JOIN (SELECT repo_key, sum(new_downloads) AS before FROM rollup_repo_new
+               WHERE family = $family AND platform = 'huggingface' AND run_id < $first_run
+               GROUP BY repo_key) b USING (repo_key)
+    WHERE t.family = $family AND t.platform = 'huggingface' AND t.last_run >= $first_run""",
+}
+# The range's sums ranked, ties by repo id (looked up for the leaders only), the labels of
+# the leaders (from the range's rows where the sums do not carry them), and their counters
+# at the range's end.
 TOP_NEW_SQL = """
-WITH summed AS (
-    SELECT t.repo_key, arg_max(t.role, t.run_id) AS role,
-           arg_max(CASE WHEN t.role = 'official' THEN NULL ELSE t.relation END, t.run_id)
-               AS relation,
-           arg_max(t.depth, t.run_id) AS depth,
-           CAST(sum(t.new_downloads) AS BIGINT) AS new_downloads
-    FROM rollup_repo_new t
-    WHERE t.family = $family AND t.platform = 'huggingface'
-      AND t.run_id BETWEEN $first_run AND $end_run
-    GROUP BY t.repo_key
-), ranked AS (
-    SELECT s.*, r.repo_id, count(*) OVER () AS repos, $end_run AS end_run
-    FROM summed s JOIN repos r USING (repo_key)
+WITH summed AS MATERIALIZED ({sums}
+), floor AS (
+    SELECT min(new_downloads) AS floor
+    FROM (SELECT new_downloads FROM summed ORDER BY new_downloads DESC LIMIT $limit)
+), leaders AS (
+    SELECT s.*, r.repo_id FROM summed s JOIN repos r USING (repo_key)
+    WHERE s.new_downloads >= (SELECT floor FROM floor)
     ORDER BY s.new_downloads DESC, r.repo_id LIMIT $limit
+), labelled AS ({labels}
+), ranked AS (
+    SELECT l.*, (SELECT count(*) FROM summed) AS repos, $end_run AS end_run FROM labelled l
 )
 SELECT k.repo_id, k.role, k.relation, k.depth, k.new_downloads,
        CASE WHEN m.repo_key IS NOT NULL THEN c.downloads_all_time END AS downloads_all_time,
        CASE WHEN m.repo_key IS NOT NULL THEN c.downloads_30d END AS downloads_30d,
        CASE WHEN m.repo_key IS NOT NULL THEN c.likes END AS likes, k.repos
 FROM ranked k
-ASOF LEFT JOIN counts c ON c.repo_key = k.repo_key AND c.run_id <= k.end_run
+ASOF LEFT JOIN (SELECT * FROM counts WHERE repo_key IN (SELECT repo_key FROM leaders)) c
+     ON c.repo_key = k.repo_key AND c.run_id <= k.end_run
 LEFT JOIN membership m ON m.family = $family AND m.platform = 'huggingface'
      AND m.repo_key = k.repo_key
      AND k.end_run BETWEEN m.first_run AND m.last_run
 ORDER BY k.new_downloads DESC, k.repo_id
 """
+LABELS_FROM_SUMS = "SELECT * FROM leaders"
+LABELS_FROM_ROWS = """
+    SELECT l.repo_key, l.new_downloads, l.repo_id, arg_max(t.role, t.run_id) AS role,
+           arg_max(CASE WHEN t.role = 'official' THEN NULL ELSE t.relation END, t.run_id)
+               AS relation,
+           arg_max(t.depth, t.run_id) AS depth
+    FROM leaders l JOIN rollup_repo_new t USING (repo_key)
+    WHERE t.family = $family AND t.platform = 'huggingface'
+      AND t.run_id BETWEEN $first_run AND $end_run
+    GROUP BY ALL"""
+
+
+def top_new_sql(way: str = "range") -> str:
+    """The SQL of `top --by new_downloads` with one way to the sums (TOP_SUMS): "range"
+    reads the range's rows and is right for any range; "all" only for the whole history,
+    "since" only for a range ending at the last day-run."""
+    labels = LABELS_FROM_ROWS if way == "range" else LABELS_FROM_SUMS
+    return TOP_NEW_SQL.format(sums=TOP_SUMS[way], labels=labels)
+
+
+def top_new_way(con: duckdb.DuckDBPyConnection, family: str, first: int | None, end: int) -> str:
+    """The cheapest right way to the sums over day-runs [first, end]: rows are read in
+    proportion to the range, or to what precedes it when it ends at the last day-run."""
+    if first is None:  # no day-run in the range: no rows
+        return "range"
+    before, inside, last = con.execute(
+        """SELECT count(*) FILTER (WHERE run_id < ?),
+                  count(*) FILTER (WHERE run_id BETWEEN ? AND ?), max(run_id)
+           FROM rollup_repo_runs WHERE family = ? AND platform = 'huggingface'""",
+        [first, first, end, family],
+    ).fetchall()[0]
+    if end == last and before == 0:
+        return "all"
+    if end == last and before < inside:
+        return "since"
+    return "range"
 
 
 def top(
@@ -424,7 +484,9 @@ def top(
         ).fetchall()[0]
         total = bounds[2]
         params = {"family": family, "first_run": bounds[3], "end_run": run["run_id"]}
-        rows = _rows(con, TOP_NEW_SQL, {**params, "limit": limit})
+        sql = top_new_sql(top_new_way(con, family, bounds[3], run["run_id"]))
+        given = {**params, "limit": limit}
+        rows = _rows(con, sql, {k: v for k, v in given.items() if f"${k}" in sql})
         repos = rows[0].pop("repos") if rows else 0
         for row in rows[1:]:
             row.pop("repos")

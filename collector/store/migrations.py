@@ -268,6 +268,31 @@ def m011_lookups(db: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m013_repo_new_totals(db: duckdb.DuckDBPyConnection) -> None:
+    """Each repo's new downloads summed over every day-run of rollup_repo_new, so that
+    `top --by new_downloads` over the whole history (or most of it) reads one row per
+    repo instead of every row of every day-run (collector/store/repo_totals.py)."""
+    db.execute(
+        """
+        -- Per family, platform and repo: rollup_repo_new summed over all its day-runs,
+        -- the repo's role, relation and depth at its last day-run with new downloads
+        -- (as arg_max by run_id gives them, NULLs skipped), and that day-run.
+        CREATE TABLE rollup_repo_total (
+            family VARCHAR NOT NULL, platform VARCHAR NOT NULL, repo_key BIGINT NOT NULL,
+            new_downloads BIGINT NOT NULL, role VARCHAR, relation VARCHAR, depth INTEGER,
+            last_run BIGINT NOT NULL
+        );
+        INSERT INTO rollup_repo_total
+        SELECT family, platform, repo_key, CAST(sum(new_downloads) AS BIGINT),
+               arg_max(role, run_id),
+               arg_max(CASE WHEN role = 'official' THEN NULL ELSE relation END, run_id),
+               arg_max(depth, run_id), max(run_id)
+        FROM rollup_repo_new GROUP BY family, platform, repo_key ORDER BY ALL;
+        """
+    )
+
+
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the migrations recorded in this warehouse, in order."""
     exists = db.execute(

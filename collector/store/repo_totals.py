@@ -10,6 +10,10 @@ rows:
                       repo's role, relation and depth at that day-run (`member_deltas`'
                       last_*)
 - `rollup_repo_runs`  the day-runs rolled up here, rows or not
+- `rollup_repo_total` each repo's rows summed over all day-runs, with its labels at the
+                      last of them (m013): the whole history is one row per repo, and a
+                      range that reaches the last day-run is the total less what came
+                      before it
 
 `refresh(con, family, platform)` runs in the snapshot's commit after `rollup.refresh`: a
 new day-run's rows are its changed repos, read from `rollup_state` (the state now) and
@@ -47,6 +51,7 @@ def refresh(con: duckdb.DuckDBPyConnection, family: str, platform: str = "huggin
         # the last day-run was replaced by a later run of the same day
         for table in ("rollup_repo_new", "rollup_repo_runs"):
             con.execute(f"DELETE FROM {table} WHERE {mine} AND run_id = ?", [*key, done[-1]])
+        _take_back_totals(con, family, platform, done[-1])
         done = done[:-1]
     undo_run = con.execute(f"SELECT max(run_id) FROM rollup_undo WHERE {mine}", key).fetchall()
     if done != days[:-1] or undo_run[0][0] not in (None, days[-1]):
@@ -75,6 +80,7 @@ def refresh(con: duckdb.DuckDBPyConnection, family: str, platform: str = "huggin
         {"family": family, "platform": platform, "run": days[-1]},
     )
     con.execute("INSERT INTO rollup_repo_runs VALUES (?, ?, ?)", [family, platform, days[-1]])
+    _add_to_totals(con, family, platform, days[-1])
 
 
 def rebuild(
@@ -109,4 +115,71 @@ def rebuild(
         f"""INSERT INTO rollup_repo_runs (family, platform, run_id)
             SELECT family, platform, run_id FROM day_runs WHERE {where}""",
         params,
+    )
+    con.execute(f"DELETE FROM rollup_repo_total WHERE {where}", params)
+    con.execute(f"INSERT INTO rollup_repo_total {_TOTALS} WHERE {where} {_GROUPS}", params)
+
+
+# rollup_repo_total from rollup_repo_new's rows: the labels as arg_max by run_id gives
+# them (NULLs skipped), which is what `top --by new_downloads` shows over a range
+_TOTALS = """
+    SELECT family, platform, repo_key, CAST(sum(new_downloads) AS BIGINT),
+           arg_max(role, run_id),
+           arg_max(CASE WHEN role = 'official' THEN NULL ELSE relation END, run_id),
+           arg_max(depth, run_id), max(run_id)
+    FROM rollup_repo_new"""
+_GROUPS = "GROUP BY family, platform, repo_key"
+
+
+def _add_to_totals(con: duckdb.DuckDBPyConnection, family: str, platform: str, run_id: int) -> None:
+    """Add a new last day-run's rows to the totals: its labels replace the older ones
+    where they are set, as arg_max over all the rows would."""
+    p = {"family": family, "platform": platform, "run": run_id}
+    con.execute(
+        """
+        UPDATE rollup_repo_total t
+        SET new_downloads = t.new_downloads + n.new_downloads,
+            role = coalesce(n.role, t.role),
+            relation = coalesce(CASE WHEN n.role = 'official' THEN NULL ELSE n.relation END,
+                                t.relation),
+            depth = coalesce(n.depth, t.depth),
+            last_run = n.run_id
+        FROM rollup_repo_new n
+        WHERE n.family = $family AND n.platform = $platform AND n.run_id = $run
+          AND t.family = n.family AND t.platform = n.platform AND t.repo_key = n.repo_key
+        """,
+        p,
+    )
+    con.execute(
+        f"""
+        INSERT INTO rollup_repo_total {_TOTALS} n
+        WHERE family = $family AND platform = $platform AND run_id = $run
+          AND NOT EXISTS (SELECT 1 FROM rollup_repo_total t
+                          WHERE t.family = n.family AND t.platform = n.platform
+                            AND t.repo_key = n.repo_key)
+        {_GROUPS}
+        """,
+        p,
+    )
+
+
+def _take_back_totals(
+    con: duckdb.DuckDBPyConnection, family: str, platform: str, run_id: int
+) -> None:
+    """Recount the totals of the repos that had rows in a last day-run just taken back."""
+    p = {"family": family, "platform": platform, "run": run_id}
+    con.execute(
+        """DELETE FROM rollup_repo_total
+           WHERE family = $family AND platform = $platform AND last_run = $run""",
+        p,
+    )
+    con.execute(
+        f"""
+        INSERT INTO rollup_repo_total {_TOTALS} n
+        WHERE family = $family AND platform = $platform
+          AND repo_key NOT IN (SELECT repo_key FROM rollup_repo_total
+                               WHERE family = $family AND platform = $platform)
+        {_GROUPS}
+        """,
+        {"family": family, "platform": platform},
     )
