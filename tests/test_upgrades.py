@@ -30,12 +30,14 @@ VERSIONS = [
     ("m009_repo_new_downloads", True),
     ("m010_imports", True),
     ("m011_lookups", True),
+    ("m012_hubstats", True),
 ]
 # What each migration since m008 added, so that a warehouse of its time can be emulated
 LATER_TABLES = {
     "m009_repo_new_downloads": ["rollup_repo_new", "rollup_repo_runs"],
     "m010_imports": ["imports"],
     "m011_lookups": ["departures", "unresolved_parents"],
+    "m012_hubstats": [],  # a row of `sources` (its insert is idempotent)
 }
 HISTORY = """
 INSERT INTO runs (run_id, family, started_at, status, strategy, members) VALUES

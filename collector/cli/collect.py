@@ -139,7 +139,11 @@ def backfill(
     family: FamilyOpt = DEFAULT_FAMILY,
     source: Annotated[
         BackfillSource,
-        typer.Option("--source", help="Dataset to import (modelpulse/model-pulse-data)."),
+        typer.Option(
+            "--source",
+            help="Dataset to import: modelpulse (modelpulse/model-pulse-data) or hubstats "
+            "(the daily revisions of cfahlgren1/hub-stats).",
+        ),
     ] = BackfillSource.modelpulse,
     since: SinceOpt = None,
     until: UntilOpt = None,

@@ -268,6 +268,19 @@ def m011_lookups(db: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
+def m012_hubstats(db: duckdb.DuckDBPyConnection) -> None:
+    """A second source of imported history: the daily revisions of cfahlgren1/hub-stats."""
+    db.execute(
+        """
+        INSERT INTO sources VALUES
+            ('hubstats', 'huggingface', false,
+             'daily Hugging Face history imported from the revisions of a public dataset')
+        ON CONFLICT DO NOTHING;
+        """
+    )
+
+
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the migrations recorded in this warehouse, in order."""
     exists = db.execute(
