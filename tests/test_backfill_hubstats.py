@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -136,8 +137,15 @@ def test_range_then_wider_range_then_new_day(
 ) -> None:
     datasets, _ = stats
     out = cli(
-        "backfill", "--source", "hubstats", "--since", "2026-03-02", "--until", "2026-03-03",
-        "--quiet", now=NOW,
+        "backfill",
+        "--source",
+        "hubstats",
+        "--since",
+        "2026-03-02",
+        "--until",
+        "2026-03-03",
+        "--quiet",
+        now=NOW,
     ).stdout
     assert "2 imported days (2 added, 0 changed, 0 removed)" in out
     assert [r[0] for r in daily(isolated_env)] == ["2026-03-02", "2026-03-03"]
@@ -152,6 +160,7 @@ def test_range_then_wider_range_then_new_day(
         data.REPO,
         {"models.parquet": data.models_file("2026-03-05", rows)},
         "Upload models.parquet with huggingface_hub",
+        datetime(2026, 3, 5, 13, 5, tzinfo=UTC),
     )
     out = cli("backfill", "--source", "hubstats", "--quiet", now=NOW).stdout
     assert "5 imported days (1 added, 0 changed, 0 removed)" in out
@@ -197,9 +206,12 @@ def test_missing_column_is_one_line_and_stores_nothing(
         pa.table({"id": ["Qwen/A"], "downloads30d": [1], "likes": [1], "tags": [["x"]]})
     )
     sha = datasets.commit(
-        data.REPO, {"models.parquet": drifted}, "Upload models.parquet with huggingface_hub"
+        data.REPO,
+        {"models.parquet": drifted},
+        "Upload models.parquet with huggingface_hub",
+        datetime(2026, 3, 5, 13, 5, tzinfo=UTC),
     )
-    day = "2026-01-08"  # the fake dates a commit without a time by its position
+    day = "2026-03-05"
     result = cli("backfill", "--source", "hubstats", "--quiet", now=NOW, ok=False)
     assert result.exit_code == 1
     assert result.output.strip() == (
@@ -230,7 +242,7 @@ def test_sources_lists_it_and_progress_goes_to_stderr(
     _, shas = stats
     loud = cli("backfill", "--source", "hubstats", now=NOW)
     assert "cfahlgren1/hub-stats: 4 daily revisions, 2026-03-01 to 2026-03-04" in loud.stderr
-    assert "daily revisions" not in loud.stdout
+    assert "daily revisions, 2026-03-01" not in loud.stdout
     rows = json.loads(cli("sources", "--format", "json", now=NOW).stdout)["sources"]
     assert [{k: v for k, v in r.items() if k != "imported_at"} for r in rows] == [
         {
@@ -245,8 +257,9 @@ def test_sources_lists_it_and_progress_goes_to_stderr(
         }
     ]
     verdict = json.loads(
-        cli("verify", "570M+ downloads", "--as-of", "2026-03-31", "--format", "json", now=NOW)
-        .stdout
+        cli(
+            "verify", "570M+ downloads", "--as-of", "2026-03-31", "--format", "json", now=NOW
+        ).stdout
     )
     assert (verdict["measured"], verdict["first_reached"], verdict["source"]) == (
         595 * M,

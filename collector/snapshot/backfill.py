@@ -232,7 +232,9 @@ def _backfill_hubstats(
         first_own, before = _before(con, family.name, hubstats.SOURCE)
     revisions, superseded = hubstats.daily_revisions()
     by_day = {r.day: r for r in revisions}
-    in_range = [r for r in revisions if (not since or r.day >= since) and (not until or r.day <= until)]
+    in_range = [
+        r for r in revisions if (not since or r.day >= since) and (not until or r.day <= until)
+    ]
     if in_range:
         progress(
             "revisions",
@@ -286,9 +288,7 @@ def _backfill_hubstats(
         found = tags_members(batches, family, problems)
         if "downloadsAllTime" not in columns:
             no_all_time.append(rev.day)
-        daily.append(
-            found.append_column("day", pa.array([rev.day] * found.num_rows, pa.date32()))
-        )
+        daily.append(found.append_column("day", pa.array([rev.day] * found.num_rows, pa.date32())))
     if not daily:  # nothing in range: the days imported before are dropped
         none = tags_members([], family, problems)
         daily.append(none.append_column("day", pa.array([], pa.date32())))

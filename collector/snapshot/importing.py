@@ -167,7 +167,7 @@ def tags_members(batches: Iterable[pa.RecordBatch], family: Family, problems: Pr
                     FROM (
                         SELECT id, {col("_id", "VARCHAR")} AS hub_id,
                                {col("author", "VARCHAR")} AS author,
-                               list_filter(tags, t -> starts_with(t, 'base_model:')) AS bm,
+                               list_filter(tags, lambda t: starts_with(t, 'base_model:')) AS bm,
                                {col("createdAt", "TIMESTAMP")} AS created_at,
                                {col("pipeline_tag", "VARCHAR")} AS pipeline_tag,
                                {col("library_name", "VARCHAR")} AS library_name,

@@ -359,7 +359,10 @@ def check_layout(
         raise SourceError(f"{where}: not a readable parquet file ({_first_line(exc)})") from None
     columns = {str(name): str(kind_).upper() for name, kind_ in described}
     present = {n: t for n, t in (optional or {}).items() if n in columns}
-    for name, (wanted, accepted) in {**(LAYOUT[kind] if layout is None else layout), **present}.items():
+    for name, (wanted, accepted) in {
+        **(LAYOUT[kind] if layout is None else layout),
+        **present,
+    }.items():
         if name not in columns:
             raise SourceError(
                 f"{where}: column {name!r} is missing (has {', '.join(sorted(columns))}); "
