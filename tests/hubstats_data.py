@@ -21,13 +21,12 @@ Family totals by hand (repos; 30-day; all-time in millions; likes):
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tests.fakedatasets import FakeDatasets
+from tests.pulse_data import parquet
 
 REPO = "cfahlgren1/hub-stats"
 M = 1_000_000
@@ -82,12 +81,6 @@ ROWS: dict[str, dict[str, tuple[int, int, int]]] = {
 }
 # the superseded early commit of 03-02: figures that must never be imported
 EARLY = {repo: (1, 1, 1) for repo in ROWS["2026-03-02"]}
-
-
-def parquet(table: pa.Table) -> bytes:
-    out = io.BytesIO()
-    pq.write_table(table, out, compression="zstd")
-    return out.getvalue()
 
 
 def _tags(repo: str, day: str) -> list[str]:

@@ -76,9 +76,10 @@ def test_each_day_from_its_own_revision_and_lineage(
         "qwen: hubstats (cfahlgren1/hub-stats, 4 daily revisions 2026-03-01 to 2026-03-04, "
         f"newest {shas['2026-03-04'][:12]}), lineage from each day's own base_model tags "
         "(hubstats@<day>): 4 imported days (4 added, 0 changed, 0 removed), 5 members, 19 rows",
-        "Note: 1 earlier commits of a day were superseded by the day's last",
-        "Note: 1 days (2026-03-01 to 2026-03-01) come from revisions without downloadsAllTime "
-        "(all-time downloads shown empty; claims there are insufficient_data)",
+        "Note: 1 commit of models.parquet superseded by a later one the same day (each day "
+        "is its last commit)",
+        "Note: 1 day (2026-03-01) from revisions without downloadsAllTime (all-time downloads "
+        "shown empty; claims there are insufficient_data)",
         f"Downloaded {sum(len(data.models_file(d)) for d in data.DAYS):,} bytes",
     ]
     assert daily(isolated_env) == EXPECTED
@@ -227,6 +228,9 @@ def test_other_source_and_revision_are_refused(
     bad = cli("backfill", "--source", "hubstats", "--revision", "a" * 40, now=NOW, ok=False)
     assert bad.exit_code == 2
     assert "--source hubstats imports each day from that day's revision" in bad.output
+    check = cli("backfill", "--source", "hubstats", "--check", now=NOW, ok=False)
+    assert check.exit_code == 2
+    assert "--check: compares modelpulse with own snapshots only" in check.output
     cli("backfill", "--source", "hubstats", "--quiet", now=NOW)
     other = cli("backfill", "--source", "modelpulse", "--quiet", now=NOW, ok=False)
     assert other.exit_code == 2

@@ -264,7 +264,8 @@ def _backfill_hubstats(
     )
     if superseded:
         result.notes.append(
-            f"Note: {superseded:,} earlier commits of a day were superseded by the day's last"
+            f"Note: {superseded:,} commit{'s' if superseded != 1 else ''} of models.parquet "
+            "superseded by a later one the same day (each day is its last commit)"
         )
     current = {d: v for d, v in before.items() if first_own is None or d < first_own}
     if (
@@ -318,9 +319,10 @@ def _backfill_hubstats(
     )
     gaps = sorted(d for d in no_all_time if d in present)
     if gaps:
+        span = f"{gaps[0]}" if len(gaps) == 1 else f"{gaps[0]} to {gaps[-1]}"
         result.notes.append(
-            f"Note: {len(gaps):,} days ({gaps[0]} to {gaps[-1]}) come from revisions without "
-            "downloadsAllTime (all-time downloads shown empty; claims there are "
+            f"Note: {len(gaps):,} day{'s' if len(gaps) != 1 else ''} ({span}) from revisions "
+            "without downloadsAllTime (all-time downloads shown empty; claims there are "
             "insufficient_data)"
         )
     if problems.total:
