@@ -6,6 +6,8 @@ What huggingface_hub asks of the real Hub for a dataset (see ``history-sources.m
   and ``siblings`` (sizes and blob ids with ``blobs=true``).
 * ``GET /api/datasets/{repo}/tree/{rev}[/{path}]``: the files under a folder (``recursive``),
   with ``Link`` paging like every Hub listing.
+* ``GET /api/datasets/{repo}/commits/{rev}``: the history reachable from ``rev``, newest
+  first (``id``, ``title``, ``message``, ``authors``, ``date``), paged by ``Link`` (``p``).
 * ``HEAD``/``GET /datasets/{repo}/resolve/{rev}/{path}``: the file, with ``ETag``,
   ``X-Repo-Commit``, ``Content-Length`` and ``Range`` (206 with ``Content-Range``).
 * Errors with the Hub's ``X-Error-Code`` (RepoNotFound, RevisionNotFound, EntryNotFound), so
@@ -30,6 +32,7 @@ from urllib.parse import quote
 from tests.fakehub import FakeHub, _error, _json_response, _Response
 
 TREE_PAGE = 1000  # entries per tree page, as on the Hub
+COMMITS_PAGE = 50  # commits per page, as on the Hub
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,9 @@ class Commit:
 class FakeDatasets:
     """Dataset repos, each a list of commits (newest last); thread-safe."""
 
-    def __init__(self, tree_page: int = TREE_PAGE) -> None:
+    def __init__(self, tree_page: int = TREE_PAGE, commits_page: int = COMMITS_PAGE) -> None:
         self.tree_page = tree_page
+        self.commits_page = commits_page
         self._repos: dict[str, list[Commit]] = {}
         self._lock = threading.Lock()
         self._hub: FakeHub | None = None
@@ -58,8 +62,15 @@ class FakeDatasets:
         self._hub = hub
         return self
 
-    def commit(self, repo: str, files: Mapping[str, bytes | None], message: str = "Update") -> str:
-        """A new revision of `repo`: the previous files with `files` applied (None deletes)."""
+    def commit(
+        self,
+        repo: str,
+        files: Mapping[str, bytes | None],
+        message: str = "Update",
+        when: datetime | None = None,
+    ) -> str:
+        """A new revision of `repo`: the previous files with `files` applied (None deletes),
+        dated `when` (default: one day after 2026-01-01 per earlier commit)."""
         with self._lock:
             history = self._repos.setdefault(repo, [])
             current = dict(history[-1].files) if history else {}
@@ -71,7 +82,7 @@ class FakeDatasets:
             seed = f"{repo}\n{len(history)}\n{message}".encode()
             digest = hashlib.sha1(seed + b"".join(current.get(p, b"") for p in sorted(current)))
             sha = digest.hexdigest()
-            date = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=len(history))
+            date = when or datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=len(history))
             history.append(Commit(sha, message, date, current))
             return sha
 
@@ -131,7 +142,31 @@ class FakeDatasets:
             if commit is None:
                 return _not_found("RevisionNotFound", "Invalid rev id")
             return self._tree(repo, commit, folder, params)
+        if tail.startswith("commits/"):
+            commit = self._at(history, tail[len("commits/") :])
+            if commit is None:
+                return _not_found("RevisionNotFound", "Invalid rev id")
+            return self._commits(repo, history[: history.index(commit) + 1], params)
         return _error(404, "Not Found")
+
+    def _commits(self, repo: str, history: list[Commit], params: dict[str, str]) -> _Response:
+        listing = [
+            {
+                "id": c.sha,
+                "title": c.message.splitlines()[0],
+                "message": "\n".join(c.message.splitlines()[1:]),
+                "authors": [{"user": "bot", "avatar": ""}],
+                "date": c.date.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            }
+            for c in reversed(history)
+        ]
+        page_no = int(params.get("p", "0") or 0)
+        start = page_no * self.commits_page
+        headers: list[tuple[str, str]] = []
+        if start + self.commits_page < len(listing) and self._hub is not None:
+            where = f"/api/datasets/{repo}/commits/{history[-1].sha}"
+            headers.append(("Link", f'<{self._hub.url}{where}?p={page_no + 1}>; rel="next"'))
+        return _json_response(200, listing[start : start + self.commits_page], headers=headers)
 
     def _info(self, repo: str, commit: Commit, blobs: bool) -> dict[str, Any]:
         siblings = []

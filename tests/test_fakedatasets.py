@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,24 @@ def test_range_requests(served: tuple[FakeHub, FakeDatasets]) -> None:
     tail = httpx2.get(url, headers={"Range": "bytes=-5"})
     assert tail.content == bytes(range(95, 100))
     assert httpx2.get(url, headers={"Range": "bytes=200-"}).status_code == 416
+
+
+def test_commits_page_through_link_headers() -> None:
+    with FakeHub() as hub:
+        datasets = FakeDatasets(commits_page=2).attach(hub)
+        when = [datetime(2026, 3, d, 13, tzinfo=UTC) for d in (1, 1, 2, 3, 4)]
+        shas = [
+            datasets.commit(REPO, {"f.txt": str(i).encode()}, f"Upload f.txt {i}\n\nbody", at)
+            for i, at in enumerate(when)
+        ]
+        api = HfApi(endpoint=hub.url)
+        commits = api.list_repo_commits(REPO, repo_type="dataset")
+        assert [(c.commit_id, c.title, c.message, c.created_at) for c in commits] == [
+            (sha, f"Upload f.txt {i}", "\nbody", at)
+            for i, (sha, at) in reversed(list(enumerate(zip(shas, when, strict=True))))
+        ]
+        assert hub.request_count(f"/api/datasets/{REPO}/commits/") == 3  # 5 commits, 2 a page
+        older = api.list_repo_commits(REPO, repo_type="dataset", revision=shas[1])
+        assert [c.commit_id for c in older] == [shas[1], shas[0]]
+        with pytest.raises(RevisionNotFoundError):
+            api.list_repo_commits(REPO, repo_type="dataset", revision="f" * 40)

@@ -30,6 +30,7 @@ VERSIONS = [
     ("m009_repo_new_downloads", True),
     ("m010_imports", True),
     ("m011_lookups", True),
+    ("m012_hubstats", True),
     ("m013_repo_new_totals", True),
 ]
 # What each migration since m008 added, so that a warehouse of its time can be emulated
@@ -37,6 +38,7 @@ LATER_TABLES = {
     "m009_repo_new_downloads": ["rollup_repo_new", "rollup_repo_runs"],
     "m010_imports": ["imports"],
     "m011_lookups": ["departures", "unresolved_parents"],
+    "m012_hubstats": [],  # a row of `sources` (its insert is idempotent)
     "m013_repo_new_totals": ["rollup_repo_total"],
 }
 HISTORY = """

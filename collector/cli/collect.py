@@ -139,7 +139,11 @@ def backfill(
     family: FamilyOpt = DEFAULT_FAMILY,
     source: Annotated[
         BackfillSource,
-        typer.Option("--source", help="Dataset to import (modelpulse/model-pulse-data)."),
+        typer.Option(
+            "--source",
+            help="Dataset to import: modelpulse (modelpulse/model-pulse-data) or hubstats "
+            "(the daily revisions of cfahlgren1/hub-stats).",
+        ),
     ] = BackfillSource.modelpulse,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -173,6 +177,8 @@ def backfill(
     quiet_hub()
     fam = get_families([family], families)[0]
     lo, hi = parse_range(since, until, today=today())
+    if check and source is not BackfillSource.modelpulse:
+        raise UsageError(f"--check: compares {BackfillSource.modelpulse} with own snapshots only")
     with BackfillProgress(enabled=not quiet) as progress:
         if check:
             result = backfill_mod.check(fam, db=db, revision=revision, progress=progress)

@@ -170,6 +170,11 @@ class BackfillProgress(_StderrProgress):
             return
         if event == "pinned":
             self._say(f"{data['dataset']} at revision {data['revision']}")
+        elif event == "revisions":
+            self._say(
+                f"{data['dataset']}: {data['revisions']:,} daily revisions, "
+                f"{data['first']} to {data['last']}"
+            )
         elif event == "lineage":
             self._say(f"members: {data['members']:,}, by {data['described']}")
         elif event == "download":

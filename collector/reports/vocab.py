@@ -51,6 +51,7 @@ class BackfillSource(StrEnum):
     """Public datasets `collector backfill` imports history from."""
 
     modelpulse = "modelpulse"
+    hubstats = "hubstats"
 
 
 class Scope(StrEnum):

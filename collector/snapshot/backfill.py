@@ -1,20 +1,25 @@
-"""Backfilling a family's history from the Model Pulse dataset, and cross-checking it.
+"""Backfilling a family's history from a public dataset, and cross-checking it.
 
-`backfill` pins one dataset revision, downloads (or finds in the cache) the files it
-needs, checks their layout, reads the members' rows in DuckDB and stores one run per
-dataset day before the family's first own snapshot (own snapshots always win). A rerun
-with the same revision and range finds nothing to do; a newer revision rewrites the
-imported days in one transaction and says how many changed. `check` compares the
-dataset with the own snapshots on the days both cover.
+`backfill --source modelpulse` pins one revision of the Model Pulse dataset, downloads (or
+finds in the cache) the files it needs, checks their layout, reads the members' rows in
+DuckDB and stores one run per dataset day before the family's first own snapshot (own
+snapshots always win). A rerun with the same revision and range finds nothing to do; a
+newer revision rewrites the imported days in one transaction and says how many changed.
+`--source hubstats` takes each day from that day's revision of cfahlgren1/hub-stats, with
+the membership of that day's own base_model tags, and stores it the same way. `check`
+compares the Model Pulse dataset with the own snapshots on the days both cover.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from collector.errors import UsageError
 from collector.families import Family
@@ -23,13 +28,15 @@ from collector.snapshot.importing import (
     add_renames,
     dataset_lineage,
     read_series,
+    tags_members,
     warehouse_lineage,
 )
-from collector.sources import modelpulse
+from collector.sources import hubstats, modelpulse
+from collector.sources.items import Problems
 from collector.sources.modelpulse import DATASET, SOURCE, Pinned, Progress, no_progress
 from collector.store import imports, warehouse
 
-SOURCES = (SOURCE,)
+SOURCES = (SOURCE, hubstats.SOURCE)
 
 
 @dataclass
@@ -50,6 +57,8 @@ class BackfillResult:
     flagged: dict[str, int] = field(default_factory=dict)  # anomaly kind -> days
     no_all_time_days: int = 0
     downloaded: int = 0  # bytes fetched from the Hub (0: all in the cache)
+    where: str = ""  # the dataset and revision(s), for people (default: dataset@revision)
+    notes: list[str] = field(default_factory=list)  # the source's own notes, for people
 
 
 def _validate(source: str, since: date | None, until: date | None) -> None:
@@ -57,6 +66,70 @@ def _validate(source: str, since: date | None, until: date | None) -> None:
         raise UsageError(f"--source {source}: unknown source; known: {', '.join(SOURCES)}")
     if since and until and since > until:
         raise UsageError(f"--since {since} is after --until {until}")
+
+
+def _before(
+    con: Any, family: str, source: str
+) -> tuple[date | None, dict[date, tuple[str, str, str]]]:
+    """The family's first own day and imported days; an error when those days came from
+    another source (an import rewrites all of a family's imported days from one source)."""
+    others = con.execute(
+        """SELECT r.source, count(*) FROM imports i JOIN runs r USING (run_id)
+           WHERE i.family = ? AND r.source <> ? GROUP BY ALL ORDER BY ALL""",
+        [family, source],
+    ).fetchall()
+    if others:
+        raise UsageError(
+            f"{family}: {others[0][1]:,} days are imported from {others[0][0]}; a family's "
+            f"imported history comes from one source, so --source {source} would replace them"
+        )
+    return imports.first_own_day(con, family), imports.imported_days(con, family)
+
+
+def _counting(progress: Progress) -> tuple[Progress, Callable[[], int]]:
+    """A progress callback that also counts the bytes downloaded (not from the cache)."""
+    downloaded = 0
+
+    def counting(event: str, **data: Any) -> None:
+        nonlocal downloaded
+        if event == "bytes" and not data.get("cached"):
+            downloaded += int(data["advance"])
+        progress(event, **data)
+
+    return counting, lambda: downloaded
+
+
+def _store(
+    db: str | os.PathLike[str] | None,
+    family: str,
+    fill: Callable[[Any], None],
+    day: Callable[[date], imports.ImportedDay],
+    members: Any,
+    names: Any,
+    progress: Progress,
+    **run: str,
+) -> tuple[imports.WriteResult, set[date]]:
+    """Write the import: `fill` creates temp table `imported` (repo_id, day, dl30, dl_all,
+    likes); each day with rows becomes `day(d)`; `run` gives source, dataset, revision and
+    lineage_basis. The days stored, and what changed."""
+    with warehouse.writer(db) as con:
+        fill(con)
+        present = {r[0] for r in con.execute("SELECT DISTINCT day FROM imported").fetchall()}
+        days = [day(d) for d in sorted(present)]
+        progress("storing", days=len(days))
+        stored = imports.write_import(
+            con,
+            family,
+            days,
+            members,
+            names,
+            source=run["source"],
+            dataset=run["dataset"],
+            revision=run["revision"],
+            lineage_basis=run["lineage_basis"],
+        )
+        con.execute("DROP TABLE imported")
+    return stored, present
 
 
 def backfill(
@@ -71,19 +144,18 @@ def backfill(
 ) -> BackfillResult:
     """Import the family's days of the dataset in [since, until] (see the module doc)."""
     _validate(source, since, until)
+    if source == hubstats.SOURCE:
+        if revision:
+            raise UsageError(
+                "--revision: --source hubstats imports each day from that day's revision"
+            )
+        return _backfill_hubstats(family, db=db, since=since, until=until, progress=progress)
     with warehouse.writer(db) as con:  # checks the warehouse before any download
         own_lineage = warehouse_lineage(con, family.name)
-        first_own = imports.first_own_day(con, family.name)
-        before = imports.imported_days(con, family.name)
+        first_own, before = _before(con, family.name, source)
     pinned = modelpulse.pin(revision)
     progress("pinned", dataset=DATASET, revision=pinned.revision)
-    downloaded = 0
-
-    def counting(event: str, **data: Any) -> None:
-        nonlocal downloaded
-        if event == "bytes" and not data.get("cached"):
-            downloaded += int(data["advance"])
-        progress(event, **data)
+    counting, downloaded = _counting(progress)
 
     extra = [p for p in ("renames.parquet",) if p in pinned.files]
     local = modelpulse.fetch(pinned, ["meta.json", *extra], counting)
@@ -114,7 +186,7 @@ def backfill(
     same = all(r == pinned.revision and b == lineage.basis for r, b, _ in current.values())
     if wanted and wanted == set(current) and same:
         progress("done")
-        return _summarize(result, meta, wanted, before, downloaded)
+        return _summarize(result, meta, wanted, before, downloaded())
     months = sorted({f"series/{d:%Y-%m}.parquet" for d in wanted})
     missing = [m for m in months if m not in pinned.files]
     if missing:
@@ -127,28 +199,197 @@ def backfill(
         _check(pinned, "series", f, path)
     names = add_renames(lineage, local.get("renames.parquet"))
     progress("reading", files=len(files), members=lineage.members.num_rows)
-    with warehouse.writer(db) as con:
-        read_series(con, [files[m] for m in months], names, sorted(wanted))
-        present = [r[0] for r in con.execute("SELECT DISTINCT day FROM imported").fetchall()]
-        days = [
-            imports.ImportedDay(d, meta.flags.get(d, []), "partial_day" in meta.flags.get(d, []))
-            for d in sorted(present)
-        ]
-        progress("storing", days=len(days))
-        result.stored = imports.write_import(
-            con,
-            family.name,
-            days,
-            lineage.members,
-            names,
-            source=source,
-            dataset=DATASET,
-            revision=pinned.revision,
-            lineage_basis=lineage.basis,
-        )
-        con.execute("DROP TABLE imported")
+    result.stored, present = _store(
+        db,
+        family.name,
+        lambda con: read_series(con, [files[m] for m in months], names, sorted(wanted)),
+        lambda d: imports.ImportedDay(
+            d, meta.flags.get(d, []), "partial_day" in meta.flags.get(d, [])
+        ),
+        lineage.members,
+        names,
+        progress,
+        source=source,
+        dataset=DATASET,
+        revision=pinned.revision,
+        lineage_basis=lineage.basis,
+    )
     progress("done")
-    return _summarize(result, meta, set(present), before, downloaded)
+    return _summarize(result, meta, present, before, downloaded())
+
+
+def _backfill_hubstats(
+    family: Family,
+    *,
+    db: str | os.PathLike[str] | None,
+    since: date | None,
+    until: date | None,
+    progress: Progress,
+) -> BackfillResult:
+    """Each day in [since, until] before the first own snapshot from that day's revision of
+    cfahlgren1/hub-stats, with the members of that revision's own base_model tags."""
+    with warehouse.writer(db) as con:  # checks the warehouse before any download
+        first_own, before = _before(con, family.name, hubstats.SOURCE)
+    revisions, superseded = hubstats.daily_revisions()
+    by_day = {r.day: r for r in revisions}
+    in_range = [
+        r for r in revisions if (not since or r.day >= since) and (not until or r.day <= until)
+    ]
+    if in_range:
+        progress(
+            "revisions",
+            dataset=hubstats.DATASET,
+            revisions=len(in_range),
+            first=in_range[0].day,
+            last=in_range[-1].day,
+        )
+    wanted = {r.day for r in in_range if first_own is None or r.day < first_own}
+    # a rewrite stores every imported day again: the days imported before, still listed
+    wanted |= {d for d in before if d in by_day and (first_own is None or d < first_own)}
+    todo = [by_day[d] for d in sorted(wanted)]
+    described = "each day's own base_model tags (hubstats@<day>)"
+    result = BackfillResult(
+        family.name,
+        hubstats.SOURCE,
+        hubstats.DATASET,
+        todo[-1].sha if todo else "",
+        f"{hubstats.SOURCE}@<day>",
+        described,
+        0,
+        len(in_range),
+        None,
+        len(in_range) - len([r for r in in_range if r.day in wanted]),
+        first_own,
+        where=_revisions_described(todo or in_range),
+    )
+    if superseded:
+        result.notes.append(
+            f"Note: {superseded:,} commit{'s' if superseded != 1 else ''} of models.parquet "
+            "superseded by a later one the same day (each day is its last commit)"
+        )
+    current = {d: v for d, v in before.items() if first_own is None or d < first_own}
+    if (
+        wanted
+        and wanted == set(current)
+        and all(current[d][:2] == (by_day[d].sha, by_day[d].basis) for d in wanted)
+    ):
+        progress("done")
+        return result
+    counting, downloaded = _counting(progress)
+    cached = {r.sha: modelpulse._cached(hubstats.FILE, r.sha, hubstats.DATASET) for r in todo}
+    pins = [hubstats.pinned(r, cached[r.sha] is not None) for r in todo]
+    total = sum(p.files.get(hubstats.FILE) or 0 for p in pins)
+    progress("download", files=len(pins), total=total)
+    problems = Problems()
+    daily: list[pa.Table] = []
+    no_all_time: list[date] = []
+    for rev, pin in zip(todo, pins, strict=True):
+        local = modelpulse.fetch_file(pin, hubstats.FILE, counting)
+        batches, columns = hubstats.batches(local, rev)
+        found = tags_members(batches, family, problems)
+        if "downloadsAllTime" not in columns:
+            no_all_time.append(rev.day)
+        daily.append(found.append_column("day", pa.array([rev.day] * found.num_rows, pa.date32())))
+    if not daily:  # nothing in range: the days imported before are dropped
+        none = tags_members([], family, problems)
+        daily.append(none.append_column("day", pa.array([], pa.date32())))
+    members, names, rows = _by_current_id(pa.concat_tables(daily))
+    result.members = members.num_rows
+    progress("lineage", described=described, members=members.num_rows)
+
+    def fill(con: Any) -> None:
+        con.register("_rows", rows)
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE imported AS SELECT * FROM _rows")
+        finally:
+            con.unregister("_rows")
+
+    result.stored, present = _store(
+        db,
+        family.name,
+        fill,
+        lambda d: imports.ImportedDay(d, revision=by_day[d].sha, lineage_basis=by_day[d].basis),
+        members,
+        names,
+        progress,
+        source=hubstats.SOURCE,
+        dataset=hubstats.DATASET,
+        revision=result.revision,
+        lineage_basis=result.lineage_basis,
+    )
+    gaps = sorted(d for d in no_all_time if d in present)
+    if gaps:
+        span = f"{gaps[0]}" if len(gaps) == 1 else f"{gaps[0]} to {gaps[-1]}"
+        result.notes.append(
+            f"Note: {len(gaps):,} day{'s' if len(gaps) != 1 else ''} ({span}) from revisions "
+            "without downloadsAllTime (all-time downloads shown empty; claims there are "
+            "insufficient_data)"
+        )
+    if problems.total:
+        result.notes.append(f"Note: base_model tags not understood: {problems.summary()}")
+    result.downloaded = downloaded()
+    progress("done")
+    return result
+
+
+def _revisions_described(revs: list[Any]) -> str:
+    if not revs:
+        return f"{hubstats.DATASET}, no daily revision in range"
+    if len(revs) == 1:
+        return f"{hubstats.DATASET}@{revs[0].sha[:12]} of {revs[0].day}"
+    return (
+        f"{hubstats.DATASET}, {len(revs):,} daily revisions {revs[0].day} to {revs[-1].day}, "
+        f"newest {revs[-1].sha[:12]}"
+    )
+
+
+def _by_current_id(daily: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """From the members of each day (MEMBER_COLUMNS, counters, day): the members under
+    their newest id (a repo renamed between days is one repo when the dataset has its Hub
+    `_id`), with the attributes of their last day; every id each had; and the rows of
+    temp table `imported` (repo_id, day, dl30, dl_all, likes)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("daily", daily)
+        con.execute(
+            """
+            CREATE TEMP TABLE named AS
+            WITH cur AS (
+                SELECT hub_id, arg_max(repo_id, day) AS current FROM daily
+                WHERE hub_id IS NOT NULL GROUP BY hub_id
+            )
+            SELECT d.*, coalesce(c.current, d.repo_id) AS current
+            FROM daily d LEFT JOIN cur c USING (hub_id)
+            """
+        )
+        names = con.sql(
+            "SELECT DISTINCT repo_id AS alias, current AS repo_id FROM named"
+        ).to_arrow_table()
+        members = con.sql(
+            """
+            SELECT n.hub_id, n.current AS repo_id, n.author, n.created_at, n.pipeline_tag,
+                   n.library_name, n.role, n.relation, n.depth,
+                   coalesce(p.current, n.parent_id) AS parent_id
+            FROM named n
+            LEFT JOIN (SELECT DISTINCT repo_id, current FROM named) p ON p.repo_id = n.parent_id
+            QUALIFY row_number() OVER (PARTITION BY n.current ORDER BY n.day DESC,
+                                       (n.repo_id = n.current) DESC) = 1
+            """
+        ).to_arrow_table()
+        rows = con.sql(
+            """
+            SELECT current AS repo_id, day, downloads_30d AS dl30,
+                   downloads_all_time AS dl_all, likes
+            FROM named
+            QUALIFY row_number() OVER (PARTITION BY current, day
+                                       ORDER BY (repo_id = current) DESC, repo_id) = 1
+            """
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return members, names, rows
 
 
 def _summarize(
@@ -187,7 +428,8 @@ def _check(pinned: Pinned, kind: str, local: Path, path: str | None = None) -> N
 
 def summary_lines(r: BackfillResult) -> list[str]:
     """What a backfill did, for people: one line, then notes."""
-    head = f"{r.family}: {r.source} ({r.dataset}@{r.revision[:12]}), lineage from {r.lineage}"
+    where = r.where or f"{r.dataset}@{r.revision[:12]}"
+    head = f"{r.family}: {r.source} ({where}), lineage from {r.lineage}"
     if r.stored is None:
         lines = [f"{head}: nothing to add ({r.dataset_days:,} dataset days in range, all imported)"]
     else:
@@ -206,6 +448,7 @@ def summary_lines(r: BackfillResult) -> list[str]:
             f"Note: {r.no_all_time_days:,} days before {modelpulse.DL_ALL_FROM} have no all-time "
             "downloads in the dataset (shown empty; claims there are insufficient_data)"
         )
+    lines.extend(r.notes)
     if r.flagged:
         kinds = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(r.flagged.items()))
         lines.append(f"Note: days the dataset flags: {kinds} (see report anomalies)")
@@ -230,11 +473,21 @@ SOURCE_COLUMNS = [
 
 def imported_sources(con: Any) -> list[dict[str, Any]]:
     """What was imported: per family, source, dataset, revision and lineage basis."""
+    # one row per family and source: a source imported day by day from its own revisions
+    # (hubstats) shows how many, the first and the newest, and its first and last basis
     cur = con.execute(
-        """SELECT i.family, r.source, i.dataset, r.revision, r.lineage_basis, count(*) AS days,
-                  min(i.day) AS first_day, max(i.day) AS last_day,
+        """SELECT i.family, r.source, i.dataset,
+                  CASE WHEN count(DISTINCT r.revision) = 1 THEN any_value(r.revision)
+                       ELSE count(DISTINCT r.revision) || ' revisions: '
+                            || arg_min(r.revision, i.day)[:12] || ' to '
+                            || arg_max(r.revision, i.day)[:12] END AS revision,
+                  CASE WHEN count(DISTINCT r.lineage_basis) = 1 THEN any_value(r.lineage_basis)
+                       ELSE arg_min(r.lineage_basis, i.day) || ' to '
+                            || arg_max(r.lineage_basis, i.day) END AS lineage_basis,
+                  count(*) AS days, min(i.day) AS first_day, max(i.day) AS last_day,
                   max(i.imported_at) AS imported_at
-           FROM imports i JOIN runs r USING (run_id) GROUP BY ALL ORDER BY family, first_day"""
+           FROM imports i JOIN runs r USING (run_id)
+           GROUP BY i.family, r.source, i.dataset ORDER BY family, first_day"""
     )
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -69,7 +69,7 @@ class RunResult:
     seconds: float = 0.0
     problems: dict[str, int] = field(default_factory=dict)
     error: str | None = None
-    source: str = "hub"  # a row of the `sources` table: hub | modelpulse | modelscope
+    source: str = "hub"  # a row of the `sources` table: hub | modelpulse | hubstats | modelscope
     revision: str | None = None  # the dataset revision an import was read from
     lineage_basis: str | None = None  # how an import decided membership
 

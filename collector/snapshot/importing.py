@@ -8,6 +8,7 @@ reach Python.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,7 +18,8 @@ import pyarrow as pa
 
 from collector.families import Family
 from collector.snapshot import lineage
-from collector.snapshot.stage import Stage
+from collector.snapshot.stage import EDGE_SCHEMA, Stage
+from collector.sources.items import HUB_ID_RE, Problems, parse_lineage
 
 # What a lineage gives per member: the columns of a snapshot's member table.
 MEMBER_COLUMNS = [
@@ -132,6 +134,92 @@ def dataset_lineage(models: Path, children: Path, family: Family, revision: str)
         members,
         names,
     )
+
+
+def tags_members(batches: Iterable[pa.RecordBatch], family: Family, problems: Problems) -> pa.Table:
+    """The family's members in one dump of every Hub model (batches with the Hub's names:
+    `id`, `tags`, `downloads`, `likes`, and when present `downloadsAllTime`, `_id`,
+    `author`, `createdAt`, `pipeline_tag`, `library_name`), by the same rules as a snapshot
+    over the dump's own `base_model:` tags: MEMBER_COLUMNS plus the members' counters
+    (downloads_30d, downloads_all_time, likes; NULL where the dump has none).
+
+    Only the repos that can be members are staged: those with a base_model tag, and those
+    whose author or id names one of the family's authors or repos."""
+    stage = Stage()
+    try:
+        db = stage.db
+        seq = 0
+        for batch in batches:
+            cols = set(batch.schema.names)
+
+            def col(name: str, kind: str, cols: set[str] = cols) -> str:
+                return f'TRY_CAST("{name}" AS {kind})' if name in cols else f"NULL::{kind}"
+
+            def counter(name: str) -> str:
+                return f"CASE WHEN {col(name, 'BIGINT')} >= 0 THEN {col(name, 'BIGINT')} END"
+
+            db.register("_batch", batch)
+            try:
+                db.execute(
+                    f"""
+                    CREATE OR REPLACE TEMP TABLE _cand AS
+                    SELECT $base + row_number() OVER () - 1 AS seq, *
+                    FROM (
+                        SELECT id, {col("_id", "VARCHAR")} AS hub_id,
+                               {col("author", "VARCHAR")} AS author,
+                               list_filter(tags, lambda t: starts_with(t, 'base_model:')) AS bm,
+                               {col("createdAt", "TIMESTAMP")} AS created_at,
+                               {col("pipeline_tag", "VARCHAR")} AS pipeline_tag,
+                               {col("library_name", "VARCHAR")} AS library_name,
+                               {counter("downloads")} AS d30,
+                               {counter("downloadsAllTime")} AS d_all,
+                               {counter("likes")} AS lk
+                        FROM _batch WHERE id IS NOT NULL
+                    )
+                    WHERE len(coalesce(bm, [])) > 0 OR list_contains($repos, id)
+                       OR list_contains($authors, lower(coalesce(author, '')))
+                       OR list_contains($authors, lower(split_part(id, '/', 1)))
+                    """,
+                    {
+                        "base": seq,
+                        "repos": list(family.repos),
+                        "authors": [a.lower() for a in family.authors],
+                    },
+                )
+            finally:
+                db.unregister("_batch")
+            db.execute(
+                """
+                INSERT INTO raw_items
+                SELECT seq, CASE WHEN regexp_matches(hub_id, $hub_re) THEN hub_id END, id,
+                       author, created_at, NULL, pipeline_tag, library_name, d30, d_all, lk
+                FROM _cand
+                """,
+                {"hub_re": HUB_ID_RE.pattern},
+            )
+            linked = [
+                (s, child, e.parent_id, e.relation)
+                for s, child, tags in db.execute(
+                    "SELECT seq, id, bm FROM _cand WHERE len(coalesce(bm, [])) > 0"
+                ).fetchall()
+                for e in parse_lineage(child, tags, problems)
+            ]
+            seq += int(db.execute("SELECT count(*) FROM _cand").fetchall()[0][0])
+            edges = pa.Table.from_arrays(
+                [pa.array([r[i] for r in linked], f.type) for i, f in enumerate(EDGE_SCHEMA)],
+                schema=EDGE_SCHEMA,
+            )
+            db.register("_edges", edges)
+            try:
+                db.execute("INSERT INTO raw_edges SELECT * FROM _edges")
+            finally:
+                db.unregister("_edges")
+        db.execute("DROP TABLE IF EXISTS _cand")
+        stage.finish()
+        found = lineage.members(stage, family)[0]
+    finally:
+        stage.close()
+    return found.select([*MEMBER_COLUMNS, "downloads_30d", "downloads_all_time", "likes"])
 
 
 def add_renames(lineage: Lineage, renames: Path | None) -> pa.Table:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -99,6 +100,7 @@ class Pinned:
     revision: str
     files: dict[str, int | None]
     offline: bool = False
+    dataset: str = DATASET
 
     def series_files(self, since: date | None, until: date | None) -> list[str]:
         """The monthly series files that can hold days in [since, until], in order."""
@@ -146,21 +148,31 @@ def pin(revision: str | None = None) -> Pinned:
         return _pin_from_cache(revision)
     api = HfApi(endpoint=endpoint)
     try:
-        info = api.dataset_info(DATASET, revision=revision, files_metadata=True)
-    except RevisionNotFoundError:
-        raise UsageError(f"--revision {revision}: {DATASET} has no such revision") from None
-    except RepositoryNotFoundError:
-        raise SourceError(f"dataset {DATASET} not found at {endpoint}") from None
+        with hub_errors(DATASET, endpoint, revision):
+            info = api.dataset_info(DATASET, revision=revision, files_metadata=True)
     except OfflineModeIsEnabled:
         return _pin_from_cache(revision)
-    except (httpx2.TransportError, OSError) as exc:
-        raise SourceError(_unreachable(endpoint, exc)) from None
-    except HfHubHTTPError as exc:
-        raise SourceError(f"{DATASET}: the Hub answered {_first_line(exc)}") from None
     if not info.sha:
         raise SourceError(f"{DATASET}: the Hub's answer carries no revision sha")
     files = {s.rfilename: s.size for s in info.siblings or []}
     return Pinned(info.sha, files)
+
+
+@contextmanager
+def hub_errors(dataset: str, endpoint: str, revision: str | None = None) -> Iterator[None]:
+    """The Hub's errors about `dataset` as one line each (offline mode passes through)."""
+    try:
+        yield
+    except OfflineModeIsEnabled:
+        raise
+    except RevisionNotFoundError:
+        raise UsageError(f"--revision {revision}: {dataset} has no such revision") from None
+    except RepositoryNotFoundError:
+        raise SourceError(f"dataset {dataset} not found at {endpoint}") from None
+    except (httpx2.TransportError, OSError) as exc:
+        raise SourceError(_unreachable(endpoint, exc)) from None
+    except HfHubHTTPError as exc:
+        raise SourceError(f"{dataset}: the Hub answered {_first_line(exc)}") from None
 
 
 def cache_dir() -> str | None:
@@ -212,9 +224,9 @@ def _pin_from_cache(revision: str | None) -> Pinned:
     return Pinned(sha, files, offline=True)
 
 
-def _cached(filename: str, revision: str) -> str | None:
+def _cached(filename: str, revision: str, dataset: str = DATASET) -> str | None:
     found = try_to_load_from_cache(
-        DATASET, filename, cache_dir=cache_dir(), revision=revision, repo_type="dataset"
+        dataset, filename, cache_dir=cache_dir(), revision=revision, repo_type="dataset"
     )
     return found if isinstance(found, str) else None
 
@@ -230,24 +242,26 @@ def fetch(
     wanted = list(paths)
     total = sum(pinned.files.get(p) or 0 for p in wanted)
     progress("download", files=len(wanted), total=total)
-    out: dict[str, Path] = {}
-    for path in wanted:
-        size = pinned.files.get(path) or 0
-        cached = _cached(path, pinned.revision)
-        if cached is not None:
-            out[path] = Path(cached)
-            progress("bytes", advance=size, path=path, cached=True)
-            continue
-        if pinned.offline:
-            raise SourceError(
-                f"offline (HF_HUB_OFFLINE) and {path} of {DATASET}@{pinned.revision[:12]} "
-                "is not in the cache"
-            )
-        out[path] = _download(pinned.revision, path, progress)
-    return out
+    return {path: fetch_file(pinned, path, progress) for path in wanted}
 
 
-def _download(revision: str, path: str, progress: Progress) -> Path:
+def fetch_file(pinned: Pinned, path: str, progress: Progress = no_progress) -> Path:
+    """The local path of one file at the pinned revision (of `pinned.dataset`), downloaded
+    unless cached; only `bytes` events (a caller showing several files opens the bar)."""
+    size = pinned.files.get(path) or 0
+    cached = _cached(path, pinned.revision, pinned.dataset)
+    if cached is not None:
+        progress("bytes", advance=size, path=path, cached=True)
+        return Path(cached)
+    if pinned.offline:
+        raise SourceError(
+            f"offline (HF_HUB_OFFLINE) and {path} of {pinned.dataset}@{pinned.revision[:12]} "
+            "is not in the cache"
+        )
+    return _download(pinned.revision, path, progress, pinned.dataset)
+
+
+def _download(revision: str, path: str, progress: Progress, dataset: str = DATASET) -> Path:
     endpoint = endpoint_from_env()
 
     class Bar(tqdm):  # type: ignore[misc]  # huggingface_hub's bytes, forwarded to `progress`
@@ -261,7 +275,7 @@ def _download(revision: str, path: str, progress: Progress) -> Path:
 
     try:
         local = hf_hub_download(
-            DATASET,
+            dataset,
             path,
             repo_type="dataset",
             revision=revision,
@@ -270,13 +284,13 @@ def _download(revision: str, path: str, progress: Progress) -> Path:
             tqdm_class=Bar,
         )
     except EntryNotFoundError:
-        raise SourceError(f"{DATASET}@{revision[:12]} has no {path}") from None
+        raise SourceError(f"{dataset}@{revision[:12]} has no {path}") from None
     except LocalEntryNotFoundError as exc:
         raise SourceError(_unreachable(endpoint, exc.__cause__ or exc)) from None
     except (httpx2.TransportError, OSError) as exc:
         raise SourceError(_unreachable(endpoint, exc)) from None
     except HfHubHTTPError as exc:
-        raise SourceError(f"{DATASET}: downloading {path}: {_first_line(exc)}") from None
+        raise SourceError(f"{dataset}: downloading {path}: {_first_line(exc)}") from None
     return Path(local)
 
 
@@ -322,11 +336,20 @@ def _dates(where: str, key: str, value: object) -> list[date]:
 
 
 def check_layout(
-    con: duckdb.DuckDBPyConnection, kind: str, path: str, local: Path, revision: str
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    path: str,
+    local: Path,
+    revision: str,
+    *,
+    dataset: str = DATASET,
+    layout: dict[str, tuple[str, set[str]]] | None = None,
+    optional: dict[str, tuple[str, set[str]]] | None = None,
 ) -> set[str]:
     """Fail with one line naming the file and column when `local` is not laid out as `kind`
-    expects (the dataset's schema drifted); the names of its columns otherwise."""
-    where = f"{DATASET}@{revision[:12]} {path}"
+    (or `layout`, with `optional` columns that may be absent) expects (the dataset's schema
+    drifted); the names of its columns otherwise."""
+    where = f"{dataset}@{revision[:12]} {path}"
     try:
         described = con.execute(
             "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
@@ -335,7 +358,11 @@ def check_layout(
     except duckdb.Error as exc:
         raise SourceError(f"{where}: not a readable parquet file ({_first_line(exc)})") from None
     columns = {str(name): str(kind_).upper() for name, kind_ in described}
-    for name, (wanted, accepted) in LAYOUT[kind].items():
+    present = {n: t for n, t in (optional or {}).items() if n in columns}
+    for name, (wanted, accepted) in {
+        **(LAYOUT[kind] if layout is None else layout),
+        **present,
+    }.items():
         if name not in columns:
             raise SourceError(
                 f"{where}: column {name!r} is missing (has {', '.join(sorted(columns))}); "

@@ -45,11 +45,14 @@ def import_run_id(day: date, slot: int) -> int:
 
 @dataclass
 class ImportedDay:
-    """One day to store: its flags (meta.json anomaly kinds) and whether it is partial."""
+    """One day to store: its flags (meta.json anomaly kinds), whether it is partial, and its
+    own revision and lineage basis when they differ by day (else the import's)."""
 
     day: date
     flags: list[str] = field(default_factory=list)
     partial: bool = False
+    revision: str | None = None
+    lineage_basis: str | None = None
 
 
 @dataclass
@@ -219,11 +222,15 @@ def _insert(
         plan.append((index, run_id, d))
     con.execute(
         """CREATE OR REPLACE TEMP TABLE imp_days (
-               idx INTEGER, run_id BIGINT, day DATE, partial BOOLEAN, flags VARCHAR)"""
+               idx INTEGER, run_id BIGINT, day DATE, partial BOOLEAN, flags VARCHAR,
+               revision VARCHAR, basis VARCHAR)"""
     )
     con.executemany(
-        "INSERT INTO imp_days VALUES (?, ?, ?, ?, ?)",
-        [(i, rid, d.day, d.partial, _problems(d.flags)) for i, rid, d in plan],
+        "INSERT INTO imp_days VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (i, rid, d.day, d.partial, _problems(d.flags), d.revision, d.lineage_basis)
+            for i, rid, d in plan
+        ],
     )
     con.execute("CREATE OR REPLACE TEMP TABLE imp_members AS SELECT * FROM imp_members_arrow")
     _upsert_repos(con, plan[0][1])
@@ -255,7 +262,7 @@ def _insert(
                (SELECT count(*) FROM imported i WHERE i.day = d.day),
                (SELECT count(*) FROM imp_present p WHERE p.idx = d.idx),
                (SELECT count(*) FROM imp_present p WHERE p.idx = d.idx AND p.stale),
-               d.flags, $source, $revision, $basis
+               d.flags, $source, coalesce(d.revision, $revision), coalesce(d.basis, $basis)
         FROM imp_days d
         """,
         {

@@ -269,6 +269,19 @@ def m011_lookups(db: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
+def m012_hubstats(db: duckdb.DuckDBPyConnection) -> None:
+    """A second source of imported history: the daily revisions of cfahlgren1/hub-stats."""
+    db.execute(
+        """
+        INSERT INTO sources VALUES
+            ('hubstats', 'huggingface', false,
+             'daily Hugging Face history imported from the revisions of a public dataset')
+        ON CONFLICT DO NOTHING;
+        """
+    )
+
+
+@migration
 def m013_repo_new_totals(db: duckdb.DuckDBPyConnection) -> None:
     """Each repo's new downloads summed over every day-run of rollup_repo_new, so that
     `top --by new_downloads` over the whole history (or most of it) reads one row per
