@@ -28,11 +28,9 @@ from collector.snapshot.importing import (
     add_renames,
     dataset_lineage,
     read_series,
-    tags_members,
     warehouse_lineage,
 )
 from collector.sources import hubstats, modelpulse
-from collector.sources.items import Problems
 from collector.sources.modelpulse import DATASET, SOURCE, Pinned, Progress, no_progress
 from collector.store import imports, warehouse
 
@@ -68,7 +66,7 @@ def _validate(source: str, since: date | None, until: date | None) -> None:
         raise UsageError(f"--since {since} is after --until {until}")
 
 
-def _before(
+def imported_before(
     con: Any, family: str, source: str
 ) -> tuple[date | None, dict[date, tuple[str, str, str]]]:
     """The family's first own day and imported days; an error when those days came from
@@ -86,7 +84,7 @@ def _before(
     return imports.first_own_day(con, family), imports.imported_days(con, family)
 
 
-def _counting(progress: Progress) -> tuple[Progress, Callable[[], int]]:
+def counting_bytes(progress: Progress) -> tuple[Progress, Callable[[], int]]:
     """A progress callback that also counts the bytes downloaded (not from the cache)."""
     downloaded = 0
 
@@ -99,7 +97,7 @@ def _counting(progress: Progress) -> tuple[Progress, Callable[[], int]]:
     return counting, lambda: downloaded
 
 
-def _store(
+def store_import(
     db: str | os.PathLike[str] | None,
     family: str,
     fill: Callable[[Any], None],
@@ -149,13 +147,15 @@ def backfill(
             raise UsageError(
                 "--revision: --source hubstats imports each day from that day's revision"
             )
-        return _backfill_hubstats(family, db=db, since=since, until=until, progress=progress)
+        from collector.snapshot.hubstats_import import backfill_hubstats
+
+        return backfill_hubstats(family, db=db, since=since, until=until, progress=progress)
     with warehouse.writer(db) as con:  # checks the warehouse before any download
         own_lineage = warehouse_lineage(con, family.name)
-        first_own, before = _before(con, family.name, source)
+        first_own, before = imported_before(con, family.name, source)
     pinned = modelpulse.pin(revision)
     progress("pinned", dataset=DATASET, revision=pinned.revision)
-    counting, downloaded = _counting(progress)
+    counting, downloaded = counting_bytes(progress)
 
     extra = [p for p in ("renames.parquet",) if p in pinned.files]
     local = modelpulse.fetch(pinned, ["meta.json", *extra], counting)
@@ -199,7 +199,7 @@ def backfill(
         _check(pinned, "series", f, path)
     names = add_renames(lineage, local.get("renames.parquet"))
     progress("reading", files=len(files), members=lineage.members.num_rows)
-    result.stored, present = _store(
+    result.stored, present = store_import(
         db,
         family.name,
         lambda con: read_series(con, [files[m] for m in months], names, sorted(wanted)),
@@ -216,180 +216,6 @@ def backfill(
     )
     progress("done")
     return _summarize(result, meta, present, before, downloaded())
-
-
-def _backfill_hubstats(
-    family: Family,
-    *,
-    db: str | os.PathLike[str] | None,
-    since: date | None,
-    until: date | None,
-    progress: Progress,
-) -> BackfillResult:
-    """Each day in [since, until] before the first own snapshot from that day's revision of
-    cfahlgren1/hub-stats, with the members of that revision's own base_model tags."""
-    with warehouse.writer(db) as con:  # checks the warehouse before any download
-        first_own, before = _before(con, family.name, hubstats.SOURCE)
-    revisions, superseded = hubstats.daily_revisions()
-    by_day = {r.day: r for r in revisions}
-    in_range = [
-        r for r in revisions if (not since or r.day >= since) and (not until or r.day <= until)
-    ]
-    if in_range:
-        progress(
-            "revisions",
-            dataset=hubstats.DATASET,
-            revisions=len(in_range),
-            first=in_range[0].day,
-            last=in_range[-1].day,
-        )
-    wanted = {r.day for r in in_range if first_own is None or r.day < first_own}
-    # a rewrite stores every imported day again: the days imported before, still listed
-    wanted |= {d for d in before if d in by_day and (first_own is None or d < first_own)}
-    todo = [by_day[d] for d in sorted(wanted)]
-    described = "each day's own base_model tags (hubstats@<day>)"
-    result = BackfillResult(
-        family.name,
-        hubstats.SOURCE,
-        hubstats.DATASET,
-        todo[-1].sha if todo else "",
-        f"{hubstats.SOURCE}@<day>",
-        described,
-        0,
-        len(in_range),
-        None,
-        len(in_range) - len([r for r in in_range if r.day in wanted]),
-        first_own,
-        where=_revisions_described(todo or in_range),
-    )
-    if superseded:
-        result.notes.append(
-            f"Note: {superseded:,} commit{'s' if superseded != 1 else ''} of models.parquet "
-            "superseded by a later one the same day (each day is its last commit)"
-        )
-    current = {d: v for d, v in before.items() if first_own is None or d < first_own}
-    if (
-        wanted
-        and wanted == set(current)
-        and all(current[d][:2] == (by_day[d].sha, by_day[d].basis) for d in wanted)
-    ):
-        progress("done")
-        return result
-    counting, downloaded = _counting(progress)
-    cached = {r.sha: modelpulse._cached(hubstats.FILE, r.sha, hubstats.DATASET) for r in todo}
-    pins = [hubstats.pinned(r, cached[r.sha] is not None) for r in todo]
-    total = sum(p.files.get(hubstats.FILE) or 0 for p in pins)
-    progress("download", files=len(pins), total=total)
-    problems = Problems()
-    daily: list[pa.Table] = []
-    no_all_time: list[date] = []
-    for rev, pin in zip(todo, pins, strict=True):
-        local = modelpulse.fetch_file(pin, hubstats.FILE, counting)
-        batches, columns = hubstats.batches(local, rev)
-        found = tags_members(batches, family, problems)
-        if "downloadsAllTime" not in columns:
-            no_all_time.append(rev.day)
-        daily.append(found.append_column("day", pa.array([rev.day] * found.num_rows, pa.date32())))
-    if not daily:  # nothing in range: the days imported before are dropped
-        none = tags_members([], family, problems)
-        daily.append(none.append_column("day", pa.array([], pa.date32())))
-    members, names, rows = _by_current_id(pa.concat_tables(daily))
-    result.members = members.num_rows
-    progress("lineage", described=described, members=members.num_rows)
-
-    def fill(con: Any) -> None:
-        con.register("_rows", rows)
-        try:
-            con.execute("CREATE OR REPLACE TEMP TABLE imported AS SELECT * FROM _rows")
-        finally:
-            con.unregister("_rows")
-
-    result.stored, present = _store(
-        db,
-        family.name,
-        fill,
-        lambda d: imports.ImportedDay(d, revision=by_day[d].sha, lineage_basis=by_day[d].basis),
-        members,
-        names,
-        progress,
-        source=hubstats.SOURCE,
-        dataset=hubstats.DATASET,
-        revision=result.revision,
-        lineage_basis=result.lineage_basis,
-    )
-    gaps = sorted(d for d in no_all_time if d in present)
-    if gaps:
-        span = f"{gaps[0]}" if len(gaps) == 1 else f"{gaps[0]} to {gaps[-1]}"
-        result.notes.append(
-            f"Note: {len(gaps):,} day{'s' if len(gaps) != 1 else ''} ({span}) from revisions "
-            "without downloadsAllTime (all-time downloads shown empty; claims there are "
-            "insufficient_data)"
-        )
-    if problems.total:
-        result.notes.append(f"Note: base_model tags not understood: {problems.summary()}")
-    result.downloaded = downloaded()
-    progress("done")
-    return result
-
-
-def _revisions_described(revs: list[Any]) -> str:
-    if not revs:
-        return f"{hubstats.DATASET}, no daily revision in range"
-    if len(revs) == 1:
-        return f"{hubstats.DATASET}@{revs[0].sha[:12]} of {revs[0].day}"
-    return (
-        f"{hubstats.DATASET}, {len(revs):,} daily revisions {revs[0].day} to {revs[-1].day}, "
-        f"newest {revs[-1].sha[:12]}"
-    )
-
-
-def _by_current_id(daily: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """From the members of each day (MEMBER_COLUMNS, counters, day): the members under
-    their newest id (a repo renamed between days is one repo when the dataset has its Hub
-    `_id`), with the attributes of their last day; every id each had; and the rows of
-    temp table `imported` (repo_id, day, dl30, dl_all, likes)."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.register("daily", daily)
-        con.execute(
-            """
-            CREATE TEMP TABLE named AS
-            WITH cur AS (
-                SELECT hub_id, arg_max(repo_id, day) AS current FROM daily
-                WHERE hub_id IS NOT NULL GROUP BY hub_id
-            )
-            SELECT d.*, coalesce(c.current, d.repo_id) AS current
-            FROM daily d LEFT JOIN cur c USING (hub_id)
-            """
-        )
-        names = con.sql(
-            "SELECT DISTINCT repo_id AS alias, current AS repo_id FROM named"
-        ).to_arrow_table()
-        members = con.sql(
-            """
-            SELECT n.hub_id, n.current AS repo_id, n.author, n.created_at, n.pipeline_tag,
-                   n.library_name, n.role, n.relation, n.depth,
-                   coalesce(p.current, n.parent_id) AS parent_id
-            FROM named n
-            LEFT JOIN (SELECT DISTINCT repo_id, current FROM named) p ON p.repo_id = n.parent_id
-            QUALIFY row_number() OVER (PARTITION BY n.current ORDER BY n.day DESC,
-                                       (n.repo_id = n.current) DESC) = 1
-            """
-        ).to_arrow_table()
-        rows = con.sql(
-            """
-            SELECT current AS repo_id, day, downloads_30d AS dl30,
-                   downloads_all_time AS dl_all, likes
-            FROM named
-            QUALIFY row_number() OVER (PARTITION BY current, day
-                                       ORDER BY (repo_id = current) DESC, repo_id) = 1
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return members, names, rows
 
 
 def _summarize(
@@ -522,7 +348,6 @@ def check(
     the snapshot and by the dataset (over the same members), and the largest per-repo
     differences. Nothing is stored."""
     import duckdb
-    import pyarrow as pa
 
     with warehouse.reader(db) as con:
         own = con.sql(
