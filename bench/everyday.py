@@ -130,7 +130,7 @@ def section_top(
     out += [
         f"## `top --by new_downloads`: {days} days x {repos:,} repos",
         "",
-        "The library call `reports.top` (reads `rollup_repo_new`, migration m009) against the "
+        "The library call `reports.top` (reads `rollup_repo_total` for the whole history, m013, and `rollup_repo_new`, m009, for other ranges) against the "
         "same ranking in pandas from the tables (bench/naive.py: per-repo changes, their new "
         "downloads, summed over the range); equal: the top 10's new downloads are the same.",
         "",
