@@ -196,6 +196,15 @@ def test_top_new_downloads_over_a_range(sample: Path, cli: Cli) -> None:
     assert [r["new_downloads"] for r in out["rows"]] == [35 * M, 10 * M, 5 * M, 4 * M, 2 * M]
 
 
+def test_top_new_downloads_over_a_range_without_day_runs(sample: Path, cli: Cli) -> None:
+    out = js(cli, "top", "--by", "new_downloads", "--since", "2026-03-01")
+    assert (out["rows"], out["repos"], out["since"], out["until"]) == ([], 0, None, "2026-02-02")
+    table = cli("top", "--by", "new_downloads", "--since", "2026-03-01").stdout
+    assert table.splitlines()[0] == (
+        "qwen: top 0 of 0 repos by new_downloads, no day-run in the range (until 2026-02-02)"
+    )
+
+
 def test_top_new_sql_reproduces_the_cli(sample: Path, cli: Cli) -> None:
     con = duckdb.connect(str(sample), read_only=True)
     try:

@@ -177,7 +177,11 @@ def top(result: dict[str, Any]) -> Document:
     notes = [f"Family {metric}: {total:,} (% is each repo's share of it)"] if total else []
     if metric == "new_downloads":
         columns.insert(5, "new_downloads")
-        span = f"day-runs {result['since']} to {result['until']}"
+        span = (
+            f"day-runs {result['since']} to {result['until']}"
+            if result["since"]
+            else f"no day-run in the range (until {result['until']})"
+        )
         if result["since"]:
             notes.append(
                 f"new: downloads counted between the {result['counted_from']} "
