@@ -11,7 +11,8 @@ OLDEST_VENV  := .venv-oldest
 OLDEST_STAMP := $(OLDEST_VENV)/.installed-stamp
 OLDEST_TESTS := tests/test_fakehub.py tests/test_doctor.py tests/test_strategies.py \
 	tests/test_lineage.py tests/test_pacing.py tests/test_outcomes.py tests/test_errors.py \
-	tests/test_secrets.py tests/test_backfill.py tests/test_sources.py tests/test_baddata.py
+	tests/test_secrets.py tests/test_backfill.py tests/test_sources.py tests/test_baddata.py \
+	tests/test_backfill_hubstats.py
 
 .PHONY: run test test-oldest lint fmt example bench reliability clean
 
