@@ -45,6 +45,8 @@ def test_a_ten_minute_outage_mid_crawl_is_survived_within_the_quota() -> None:
     assert client.stats.retries == failed
     # backoff 1, 2, 4 ... 60 s: a handful of requests a minute, never near the quota
     assert failed == 11  # bare 429s wait for the window's reset, 503s back off
+    # the Hub's latency is the answering attempt's time: the outage's waits are not in it
+    assert client.stats.page_latency == pytest.approx(1.0, abs=0.2)
     assert 600 <= took <= 600 + 60 + 20 * 1.0 + 30
 
 

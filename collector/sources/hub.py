@@ -95,14 +95,25 @@ class HubStats:
     paced_seconds: float = 0.0  # waited before a request to stay inside the quota
     quota: int | None = None
     window: int | None = None
-    # Response time of the listing pages that came back whole (for the plan's latency bound).
+    # Response time of the listing pages that came back whole (for the plan's latency
+    # bound): the successful attempt only, from sending it to its body decoded; the waits
+    # before it (pacing, backoff) are not the Hub's latency.
     page_seconds: float = 0.0
     pages_timed: int = 0
+    # The caller's own time on each page of a listing (parsing, staging, progress): with
+    # prefetch it overlaps the next page's latency, and bounds the crawl when it is longer.
+    work_seconds: float = 0.0
+    pages_worked: int = 0
 
     @property
     def page_latency(self) -> float | None:
         """Mean seconds per listing page so far (None before the first page)."""
         return self.page_seconds / self.pages_timed if self.pages_timed else None
+
+    @property
+    def page_work(self) -> float | None:
+        """Mean seconds the caller spent on each listing page (None before the first)."""
+        return self.work_seconds / self.pages_worked if self.pages_worked else None
 
 
 def quota_reserve(limit: int | None) -> int:
@@ -194,26 +205,34 @@ class HubClient:
         if not prefetch:
             while True:
                 page = self._page(url, first_params)
-                yield page
+                yield from self._handed(page)
                 if not page.next_url:
                     return
                 url, first_params = page.next_url, None
         pending = _Fetch(self._page, url, first_params)
         while True:
             page = pending.result()
-            if page.next_url:
+            if page.next_url:  # sent before the caller sees this page: the two overlap
                 pending = _Fetch(self._page, page.next_url, None)
-            yield page
+            yield from self._handed(page)
             if not page.next_url:
                 return
 
+    def _handed(self, page: Page) -> Iterator[Page]:
+        """Yield `page`, timing the caller's work on it (until it asks for the next)."""
+        handed = self.clock()
+        yield page
+        if len(page.items) >= min(100, self.page_size):  # as for the latency
+            self.stats.work_seconds += self.clock() - handed
+            self.stats.pages_worked += 1
+
     def _page(self, url: str, params: list[tuple[str, str]] | None) -> Page:
-        started = self.clock()
-        response, body = self._get(url, params, patient=True)
+        took: list[float] = []
+        response, body = self._get(url, params, patient=True, timed=took)
         if not isinstance(body, list):
             raise HubError(f"unexpected listing from {self.endpoint}: not a JSON list")
         if len(body) >= min(100, self.page_size):  # small pages say little of a full one
-            self.stats.page_seconds += self.clock() - started
+            self.stats.page_seconds += took[0]
             self.stats.pages_timed += 1
         return Page(body, response.links.get("next", {}).get("url"))
 
@@ -262,9 +281,11 @@ class HubClient:
         params: list[tuple[str, str]] | None,
         patient: bool = False,
         follow: bool = True,
+        timed: list[float] | None = None,
     ) -> tuple[httpx2.Response, Any]:
         """One GET, retried on 408/429/5xx, network errors and unreadable JSON bodies:
-        `max_retries` times, and with `patient` for as long as `patience` allows."""
+        `max_retries` times, and with `patient` for as long as `patience` allows. `timed`
+        receives the seconds of the attempt that succeeded (sent to body decoded)."""
         wait = self.retry_wait
         first_failure: float | None = None
         attempt = -1
@@ -278,6 +299,7 @@ class HubClient:
             if attempt:
                 self.stats.retries += 1
             delay: float | None = None
+            sent = self.clock()
             try:
                 response = http_backoff(
                     "GET",
@@ -294,9 +316,13 @@ class HubClient:
                 if response.status_code < 400:
                     self._pace(response)
                     try:
-                        return response, json.loads(response.content)
+                        body = json.loads(response.content)
                     except ValueError:
                         error = f"invalid JSON ({len(response.content)} bytes)"
+                    else:
+                        if timed is not None:
+                            timed.append(self.clock() - sent)
+                        return response, body
                 else:
                     error = f"HTTP {response.status_code}"
                     if response.status_code not in RETRY_STATUSES:
