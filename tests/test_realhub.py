@@ -64,6 +64,10 @@ def test_patience_scales_with_the_crawl(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("COLLECTOR_PATIENCE")
     assert patience_for(0) == 120  # short crawls: two minutes
     assert patience_for(3600) == 900  # an hour-long crawl survives a 10-minute outage
+    # so does a scheduled one, however short, as far as its budget leaves room
+    assert patience_for(500, budget=7200) == 900
+    assert patience_for(500, budget=800) == 300
+    assert patience_for(500, budget=400) == 125
     monkeypatch.setenv("COLLECTOR_PATIENCE", "soon")
     with pytest.raises(Exception, match="COLLECTOR_PATIENCE='soon' is not a number"):
         patience_for(10)

@@ -219,10 +219,11 @@ def make_plan(
 
     With `official_only`, each family is replaced by its official repos (`official_family`).
     `time_budget` (seconds, DEFAULT_TIME_BUDGET when None) bounds the lineage crawls that
-    `auto` may pick. The client's listing patience is set from the plan's ETA.
+    `auto` may pick. The client's listing patience is set from the plan's ETA and the
+    budget (see `patience_for`).
     """
     plan = _make_plan(families, client, history, strategy, official_only, time_budget)
-    client.patience = patience_for(plan.seconds)
+    client.patience = patience_for(plan.seconds, time_budget)
     return plan
 
 

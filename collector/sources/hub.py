@@ -8,8 +8,9 @@ slow down *before* the quota runs out, and be able to resume from a page's next 
 A listing page is retried with *patience*: past the client's `max_retries` attempts it
 keeps trying (backing off up to `max_wait` between attempts, so an outage costs a few
 requests a minute, far inside any quota) until the page has failed for `patience`
-seconds. The snapshot sets the patience from the crawl's expected duration (see
-`patience_for`), so an hour-long crawl survives a 10-minute outage of the Hub or its CDN.
+seconds. The snapshot sets the patience from the crawl's expected duration and, for a
+scheduled run, its time budget (see `patience_for`), so an hour-long crawl, and any
+scheduled one, survives a 10-minute outage of the Hub or its CDN.
 """
 
 from __future__ import annotations
@@ -56,11 +57,17 @@ GONE_STATUSES = {401: "gone", 403: "disabled", 404: "gone"}
 # the backoff that follows it.
 PATIENCE_SHARE = 0.25
 MIN_PATIENCE = 120.0
+# A scheduled run (a time budget, nobody waiting) waits out an outage this long, however
+# short its crawl: outages last minutes whatever the crawl's length. 15 min: a 10-minute
+# outage plus the backoff after it.
+SCHEDULED_PATIENCE = 900.0
 
 
-def patience_for(expected_seconds: float) -> float:
+def patience_for(expected_seconds: float, budget: float | None = None) -> float:
     """Seconds a listing page may keep failing before the crawl gives up, for a crawl
-    expected to take `expected_seconds` ($COLLECTOR_PATIENCE overrides)."""
+    expected to take `expected_seconds`, within `budget` seconds when it has one (a
+    schedule's timeout): SCHEDULED_PATIENCE at least, as far as the budget leaves room
+    after the crawl ($COLLECTOR_PATIENCE overrides)."""
     fixed = os.environ.get("COLLECTOR_PATIENCE")
     if fixed is not None:
         try:
@@ -69,7 +76,10 @@ def patience_for(expected_seconds: float) -> float:
             raise CollectorError(
                 f"COLLECTOR_PATIENCE={fixed!r} is not a number of seconds"
             ) from None
-    return max(MIN_PATIENCE, PATIENCE_SHARE * expected_seconds)
+    patience = max(MIN_PATIENCE, PATIENCE_SHARE * expected_seconds)
+    if budget is not None:
+        patience = max(patience, min(SCHEDULED_PATIENCE, budget - expected_seconds))
+    return patience
 
 
 class HubError(CollectorError):
