@@ -308,7 +308,8 @@ def main() -> None:
         type=float,
         default=0.0,
         help="first run the job once at this scale (the day before: the measured runs' plan "
-        "then knows the Hub's size and the time per page from that crawl)",
+        "then knows the Hub's size and the time per page from that crawl; at another scale "
+        "than --scale, that time per page is the other scale's)",
     )
     ap.add_argument(
         "--real-time",
