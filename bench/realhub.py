@@ -14,6 +14,13 @@ latency, quota window and outage, and the client's waits are all divided by it, 
 hour-long crawl takes six minutes. The work of the client (parsing, staging, the
 commit) is not scaled: it counts `--scale` times more against the Hub's time than it
 would on the real Hub, so the ratios here are pessimistic.
+
+`--real-time` measures without scaling instead, on a smaller Hub: 500,000 models (a
+Qwen-shaped family of ~24,000 members, still far too many for a lineage crawl within the
+schedule's 2 h), the real 1 s per request and 500 requests per 5 min. A day of the job
+runs first (the day before: the plan then knows the Hub's size and the last crawl's time
+per page, as the daemon's plan does every day after its first), then the measured day on
+a copy of that warehouse, without and with the outage. About 9 + 9 + 19 minutes.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -121,7 +129,11 @@ class Handler(BaseHTTPRequestHandler):
         path, params = unquote(split.path), parse_qsl(split.query, keep_blank_values=True)
         if path == "/_stats":
             with served.lock:
-                stats = {"requests": served.requests, "outage_failures": served.outage_failures}
+                stats = {
+                    "requests": served.requests,
+                    "outage_failures": served.outage_failures,
+                    "cpu": time.process_time(),  # the server's own work, all threads
+                }
             return self._send(200, json.dumps(stats).encode(), [])
         if path == "/_outage":
             with served.lock:
@@ -191,12 +203,12 @@ def _get(url: str) -> dict[str, Any]:
 def run_once(
     args: argparse.Namespace,
     outage: bool,
-    work: Path,
+    db: Path,
     scale: float | None = None,
     seed: bool = False,
 ) -> dict[str, Any]:
-    """One snapshot as the daemon runs it, against a fresh server; its figures. `seed`: the
-    day before, into the same warehouse, without the outage."""
+    """One snapshot as the daemon runs it into `db`, against a fresh server; its figures.
+    `seed`: the day before, without the outage."""
     s = scale or args.scale
     cmd = [sys.executable, "-m", "bench.realhub", "serve", "--models", str(args.models)]
     cmd += ["--scale", str(s), "--quota", str(args.quota), "--window", str(args.window)]
@@ -233,7 +245,8 @@ def run_once(
                 if outage and not seed:  # from the middle of the crawl
                     _get(f"{url}/_outage?after={pages // 2}&seconds={args.outage / s}")
 
-        db = work / ("outage.duckdb" if outage else "plain.duckdb")
+        load_before = os.getloadavg()
+        cpu = time.process_time()
         start = time.monotonic()
         [result] = take_snapshot(
             families,
@@ -243,6 +256,8 @@ def run_once(
             time_budget=schedule.timeout / s,
         )
         took = time.monotonic() - start
+        cpu = time.process_time() - cpu
+        load_after = os.getloadavg()
         stats = _get(f"{url}/_stats")
     finally:
         proc.terminate()
@@ -273,13 +288,16 @@ def run_once(
         ),
         "plan": plan.describe(),
         "downloads_all_time": int(total or 0),
+        "client_cpu": cpu,  # real seconds, unscaled
+        "server_cpu": stats["cpu"],
+        "load": (load_before, load_after),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("mode", nargs="?", default="bench", choices=["bench", "serve"])
-    ap.add_argument("--models", type=int, default=3_200_000)
+    ap.add_argument("--models", type=int, default=None, help="3,200,000 (500,000 real-time)")
     ap.add_argument("--scale", type=float, default=10.0)
     ap.add_argument("--latency", type=float, default=1.0, help="Hub seconds per request")
     ap.add_argument("--quota", type=int, default=500)
@@ -289,21 +307,33 @@ def main() -> None:
         "--seed-scale",
         type=float,
         default=0.0,
-        help="first run the job once at this scale into the same warehouse (the day before: "
-        "the measured run's plan then knows the Hub's size from that crawl)",
+        help="first run the job once at this scale (the day before: the measured runs' plan "
+        "then knows the Hub's size and the time per page from that crawl; at another scale "
+        "than --scale, that time per page is the other scale's)",
+    )
+    ap.add_argument(
+        "--real-time",
+        action="store_true",
+        help="unscaled: --scale 1 --seed-scale 1 on a Hub of 500,000 models (see above)",
     )
     args = ap.parse_args()
+    if args.real_time:
+        args.scale = args.seed_scale = 1.0
+    if args.models is None:
+        args.models = 500_000 if args.real_time else 3_200_000
     if args.mode == "serve":
         serve(args)
         return
+    seeded = None
     with tempfile.TemporaryDirectory(prefix="collector-realhub-") as tmp:
+        plain_db, outage_db = Path(tmp) / "plain.duckdb", Path(tmp) / "outage.duckdb"
         if args.seed_scale:  # the day before, so that the plan knows the Hub's size
-            run_once(args, False, Path(tmp), scale=args.seed_scale, seed=True)
-        plain = run_once(args, False, Path(tmp))
-        if args.outage and args.seed_scale:
-            run_once(args, True, Path(tmp), scale=args.seed_scale, seed=True)
-        broken = run_once(args, True, Path(tmp)) if args.outage else None
-    for name, r in (("no outage", plain), ("10-min outage", broken)):
+            seeded = run_once(args, False, plain_db, scale=args.seed_scale, seed=True)
+            shutil.copyfile(plain_db, outage_db)  # both measured runs are the next day
+        plain = run_once(args, False, plain_db)
+        broken = run_once(args, True, outage_db) if args.outage else None
+    runs = [("the day before (seed)", seeded), ("no outage", plain), ("10-min outage", broken)]
+    for name, r in runs:
         if r is None:
             continue
         bound = max(r["quota_bound"], r["latency_bound"])
@@ -318,10 +348,15 @@ def main() -> None:
             f"the duration; downloads {r['downloads_all_time']:,}"
         )
         before, crawl, after = r["phases"]
+        pages = max(1, r["requests"] - 1)
+        (b1, b5, b15), (a1, a5, a15) = r["load"]
         print(
             f"phases: {before:.0f} s to the first page, {crawl:.0f} s of pages "
-            f"({crawl / max(1, r['requests'] - 1):.3f} s each), {after:.0f} s after the last "
-            f"(dangling lookups, membership, commit)"
+            f"({crawl / pages:.3f} s each), {after:.0f} s after the last "
+            f"(dangling lookups, membership, commit); CPU (real s): client "
+            f"{r['client_cpu']:.0f} s ({r['client_cpu'] / pages:.3f} s a page), server "
+            f"{r['server_cpu']:.0f} s; load average {b1:.2f} {b5:.2f} {b15:.2f} before, "
+            f"{a1:.2f} {a5:.2f} {a15:.2f} after"
         )
     if broken is None:
         return

@@ -45,6 +45,8 @@ def test_a_ten_minute_outage_mid_crawl_is_survived_within_the_quota() -> None:
     assert client.stats.retries == failed
     # backoff 1, 2, 4 ... 60 s: a handful of requests a minute, never near the quota
     assert failed == 11  # bare 429s wait for the window's reset, 503s back off
+    # the Hub's latency is the answering attempt's time: the outage's waits are not in it
+    assert client.stats.page_latency == pytest.approx(1.0, abs=0.2)
     assert 600 <= took <= 600 + 60 + 20 * 1.0 + 30
 
 
@@ -62,6 +64,10 @@ def test_patience_scales_with_the_crawl(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("COLLECTOR_PATIENCE")
     assert patience_for(0) == 120  # short crawls: two minutes
     assert patience_for(3600) == 900  # an hour-long crawl survives a 10-minute outage
+    # so does a scheduled one, however short, as far as its budget leaves room
+    assert patience_for(500, budget=7200) == 900
+    assert patience_for(500, budget=800) == 300
+    assert patience_for(500, budget=400) == 125
     monkeypatch.setenv("COLLECTOR_PATIENCE", "soon")
     with pytest.raises(Exception, match="COLLECTOR_PATIENCE='soon' is not a number"):
         patience_for(10)

@@ -13,9 +13,13 @@ A family's `strategy` (families file, or `snapshot --strategy`) is `lineage`, `h
   family of the snapshot is crawled that way, the `auto` ones ride along for free.
 
 Time has two bounds, and the larger is the ETA: the quota (requests / quota x window) and
-the latency (requests x seconds per page: measured on the pages read so far, else
-DEFAULT_PAGE_LATENCY). A full page of 1,000 expanded items takes about 1.2 s on the real
-Hub, so a whole-Hub crawl is latency-bound: about an hour, with or without a token.
+the latency (requests x seconds per page). Seconds per page: measured on the pages this
+run read before the plan, else on the last whole-Hub crawl (kept in the warehouse's
+`meta`), else DEFAULT_PAGE_LATENCY. The crawl fetches each page while the last is
+parsed and staged, so that work costs nothing while it is shorter than the latency; when
+the last crawl measured it longer (a slow machine), it is the time per page instead.
+A full page of 1,000 expanded items takes about 1.2 s on the real Hub, so a whole-Hub
+crawl is latency-bound: about an hour, with or without a token.
 `auto` never picks a lineage crawl whose ETA exceeds the time budget (the schedule's
 timeout, DEFAULT_TIME_BUDGET without one): a run the schedule would kill every day
 never produces a history, while the crawl's cost is bounded.
@@ -27,7 +31,9 @@ never produces a history, while the crawl's cost is bounded.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -51,6 +57,7 @@ OFFICIAL_SUFFIX = ":official"
 # about 1.2 s in a census of the whole Hub (October 2026).
 DEFAULT_PAGE_LATENCY = 1.2
 DEFAULT_TIME_BUDGET = 2 * 3600.0  # the shipped schedule's timeout (schedules/qwen-daily.toml)
+PAGE_TIMES_KEY = "hub_page_seconds"  # `meta` key: the last whole-Hub crawl's page times
 
 
 @dataclass
@@ -88,6 +95,9 @@ class History:
 
     members: dict[str, int]  # family -> members at its last complete run
     hub_models: int | None  # repos seen by the last complete whole-Hub crawl
+    # that crawl's mean seconds per page: the Hub's latency, and the client's own work
+    page_latency: float | None = None
+    page_work: float | None = None
 
 
 @dataclass
@@ -101,7 +111,7 @@ class Plan:
     hub_models: int = DEFAULT_HUB_MODELS  # expected size of the crawl, for progress
     asked: list[str] = field(default_factory=list)  # the families as named by the caller
     page_latency: float = DEFAULT_PAGE_LATENCY  # seconds per request, for the latency bound
-    latency_measured: bool = False  # page_latency was measured on this run's pages
+    latency_source: str = "expected"  # where page_latency comes from, as the plan says it
 
     @property
     def requests(self) -> int:
@@ -151,10 +161,9 @@ class Plan:
             if self.quota_seconds == 0
             else f"{format_duration(self.quota_seconds, about=True)} at {self.quota.describe()}"
         )
-        measured = "measured" if self.latency_measured else "expected"
         latency = (
             f"{format_duration(self.latency_seconds, about=True)} at {self.page_latency:.2g} s per "
-            f"request ({measured})"
+            f"request ({self.latency_source})"
         )
         which = "latency" if self.latency_seconds >= self.quota_seconds else "quota"
         lines.append(
@@ -180,7 +189,14 @@ def read_history(con: duckdb.DuckDBPyConnection) -> History:
            WHERE status = 'complete' AND source = 'hub' AND strategy = 'hub'
            ORDER BY run_id DESC LIMIT 1"""
     ).fetchall()
-    return History({f: int(m) for f, m in rows}, int(hub[0][0]) if hub else None)
+    times = con.execute("SELECT value FROM meta WHERE key = ?", [PAGE_TIMES_KEY]).fetchall()
+    saved = json.loads(times[0][0]) if times else {}
+    return History(
+        {f: int(m) for f, m in rows},
+        int(hub[0][0]) if hub else None,
+        saved.get("latency"),
+        saved.get("work"),
+    )
 
 
 def official_family(family: Family) -> Family:
@@ -203,10 +219,11 @@ def make_plan(
 
     With `official_only`, each family is replaced by its official repos (`official_family`).
     `time_budget` (seconds, DEFAULT_TIME_BUDGET when None) bounds the lineage crawls that
-    `auto` may pick. The client's listing patience is set from the plan's ETA.
+    `auto` may pick. The client's listing patience is set from the plan's ETA and the
+    budget (see `patience_for`).
     """
     plan = _make_plan(families, client, history, strategy, official_only, time_budget)
-    client.patience = patience_for(plan.seconds)
+    client.patience = patience_for(plan.seconds, time_budget)
     return plan
 
 
@@ -230,8 +247,7 @@ def _make_plan(
             current_quota(client),
             official_only=True,
             asked=[f.name for f in families],
-            page_latency=_latency(client)[0],
-            latency_measured=_latency(client)[1],
+            **_latency(client, history, crawl=False),
         )
 
     hub_models = history.hub_models or DEFAULT_HUB_MODELS
@@ -271,7 +287,7 @@ def _make_plan(
                 lineage[f.name] = LineageDiscovery().estimate([f], client)
             total += lineage[f.name].requests
         budget = DEFAULT_TIME_BUDGET if time_budget is None else time_budget
-        lineage_eta = _eta(total, client)
+        lineage_eta = _eta(total, client, history)
         too_long = total <= hub.requests and lineage_eta > budget
         auto_pick = "hub" if total > hub.requests or failed or too_long else "lineage"
         why = "; ".join(
@@ -309,22 +325,44 @@ def _make_plan(
         current_quota(client),
         hub_models=hub_models,
         asked=[f.name for f in families],
-        page_latency=_latency(client)[0],
-        latency_measured=_latency(client)[1],
+        **_latency(client, history, crawl=uses_hub),
     )
 
 
-def _latency(client: HubClient) -> tuple[float, bool]:
-    """The per-request latency for a plan, and whether it was measured on this client's
-    pages (else the default)."""
+def _latency(client: HubClient, history: History, *, crawl: bool) -> dict[str, Any]:
+    """A plan's seconds per request and where they come from: the latency measured on this
+    run's pages, else on the last whole-Hub crawl's, else the default. For a whole-Hub
+    `crawl`, the client's own work per page at the last crawl instead when it was longer
+    (prefetching overlaps the two, so the longer one paces the crawl)."""
     measured = client.stats.page_latency
-    return (DEFAULT_PAGE_LATENCY, False) if measured is None else (measured, True)
+    if measured is not None:
+        latency, source = measured, "measured"
+    elif history.page_latency is not None:
+        latency, source = history.page_latency, "measured on the last crawl"
+    else:
+        latency, source = DEFAULT_PAGE_LATENCY, "expected"
+    if crawl and history.page_work is not None and history.page_work > latency:
+        latency = history.page_work
+        source = "the client's own work per page at the last crawl, longer than the latency"
+    return {"page_latency": latency, "latency_source": source}
 
 
-def _eta(requests: int, client: HubClient) -> float:
+def _eta(requests: int, client: HubClient, history: History) -> float:
     """The larger of the quota-bound and latency-bound times of `requests`."""
-    latency = _latency(client)[0]
+    latency = _latency(client, history, crawl=False)["page_latency"]
     return max(current_quota(client).seconds(requests), requests * latency)
+
+
+def record_page_times(
+    con: duckdb.DuckDBPyConnection, latency: float | None, work: float | None
+) -> None:
+    """Keep a complete whole-Hub crawl's mean seconds per page (latency, client work) in
+    the warehouse, for the next plan (read back by `read_history`)."""
+    if latency is None:
+        return
+    value = json.dumps({"latency": round(latency, 4), "work": round(work or 0.0, 4)})
+    con.execute("DELETE FROM meta WHERE key = ?", [PAGE_TIMES_KEY])
+    con.execute("INSERT INTO meta VALUES (?, ?)", [PAGE_TIMES_KEY, value])
 
 
 def lineage_estimate(

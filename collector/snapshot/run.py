@@ -43,7 +43,7 @@ from collector.snapshot.discovery import (
     get_strategy,
     no_progress,
 )
-from collector.snapshot.plan import make_plan, official_family, read_history
+from collector.snapshot.plan import make_plan, official_family, read_history, record_page_times
 from collector.snapshot.resume import discard, fingerprint, open_stage, stage_path
 from collector.snapshot.stage import Stage
 from collector.sources.hub import HubClient
@@ -204,6 +204,7 @@ def run_crawl(
         resumed=opened.resumed,
     )
     before = _counts(client)
+    timed = _page_times(client)
     clock = time.monotonic()
     problems = load_problems(stage)
     error: str | None = None
@@ -213,6 +214,7 @@ def run_crawl(
         try:
             job.discovery.collect(todo, client, stage, problems, progress)
             after_crawl = _counts(client)
+            timed = _page_times(client, since=timed)
             if job.source == "hub":
                 _follow_departures(stage, client, previous, problems)
             else:  # another platform looks its departures up with its own client
@@ -257,6 +259,8 @@ def run_crawl(
                 else:
                     commit(con, result, *tables, stage_id=opened.stage_id)
                 results[result.family] = result
+            if job.large and error is None:  # the next plan's time per page
+                record_page_times(con, *_means(timed))
     finally:
         stage.close()
     failed = [r for r, _ in computed if r.status == "failed"]
@@ -272,6 +276,24 @@ def run_crawl(
 
 def _counts(client: HubClient) -> tuple[int, int, int]:
     return client.stats.requests, client.stats.retries, client.stats.rate_limited
+
+
+def _page_times(
+    client: HubClient, since: tuple[float, int, float, int] | None = None
+) -> tuple[float, int, float, int]:
+    """The client's page latency and work totals (seconds, pages each), or those since
+    `since`."""
+    s = client.stats
+    now = (s.page_seconds, s.pages_timed, s.work_seconds, s.pages_worked)
+    if since is None:
+        return now
+    return (now[0] - since[0], now[1] - since[1], now[2] - since[2], now[3] - since[3])
+
+
+def _means(times: tuple[float, int, float, int]) -> tuple[float | None, float | None]:
+    """Mean latency and work per page of `_page_times` (None without a page)."""
+    latency, pages, work, worked = times
+    return (latency / pages if pages else None, work / worked if worked else None)
 
 
 def _count_requests(

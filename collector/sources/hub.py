@@ -8,8 +8,9 @@ slow down *before* the quota runs out, and be able to resume from a page's next 
 A listing page is retried with *patience*: past the client's `max_retries` attempts it
 keeps trying (backing off up to `max_wait` between attempts, so an outage costs a few
 requests a minute, far inside any quota) until the page has failed for `patience`
-seconds. The snapshot sets the patience from the crawl's expected duration (see
-`patience_for`), so an hour-long crawl survives a 10-minute outage of the Hub or its CDN.
+seconds. The snapshot sets the patience from the crawl's expected duration and, for a
+scheduled run, its time budget (see `patience_for`), so an hour-long crawl, and any
+scheduled one, survives a 10-minute outage of the Hub or its CDN.
 """
 
 from __future__ import annotations
@@ -56,11 +57,17 @@ GONE_STATUSES = {401: "gone", 403: "disabled", 404: "gone"}
 # the backoff that follows it.
 PATIENCE_SHARE = 0.25
 MIN_PATIENCE = 120.0
+# A scheduled run (a time budget, nobody waiting) waits out an outage this long, however
+# short its crawl: outages last minutes whatever the crawl's length. 15 min: a 10-minute
+# outage plus the backoff after it.
+SCHEDULED_PATIENCE = 900.0
 
 
-def patience_for(expected_seconds: float) -> float:
+def patience_for(expected_seconds: float, budget: float | None = None) -> float:
     """Seconds a listing page may keep failing before the crawl gives up, for a crawl
-    expected to take `expected_seconds` ($COLLECTOR_PATIENCE overrides)."""
+    expected to take `expected_seconds`, within `budget` seconds when it has one (a
+    schedule's timeout): SCHEDULED_PATIENCE at least, as far as the budget leaves room
+    after the crawl ($COLLECTOR_PATIENCE overrides)."""
     fixed = os.environ.get("COLLECTOR_PATIENCE")
     if fixed is not None:
         try:
@@ -69,7 +76,10 @@ def patience_for(expected_seconds: float) -> float:
             raise CollectorError(
                 f"COLLECTOR_PATIENCE={fixed!r} is not a number of seconds"
             ) from None
-    return max(MIN_PATIENCE, PATIENCE_SHARE * expected_seconds)
+    patience = max(MIN_PATIENCE, PATIENCE_SHARE * expected_seconds)
+    if budget is not None:
+        patience = max(patience, min(SCHEDULED_PATIENCE, budget - expected_seconds))
+    return patience
 
 
 class HubError(CollectorError):
@@ -95,14 +105,25 @@ class HubStats:
     paced_seconds: float = 0.0  # waited before a request to stay inside the quota
     quota: int | None = None
     window: int | None = None
-    # Response time of the listing pages that came back whole (for the plan's latency bound).
+    # Response time of the listing pages that came back whole (for the plan's latency
+    # bound): the successful attempt only, from sending it to its body decoded; the waits
+    # before it (pacing, backoff) are not the Hub's latency.
     page_seconds: float = 0.0
     pages_timed: int = 0
+    # The caller's own time on each page of a listing (parsing, staging, progress): with
+    # prefetch it overlaps the next page's latency, and bounds the crawl when it is longer.
+    work_seconds: float = 0.0
+    pages_worked: int = 0
 
     @property
     def page_latency(self) -> float | None:
         """Mean seconds per listing page so far (None before the first page)."""
         return self.page_seconds / self.pages_timed if self.pages_timed else None
+
+    @property
+    def page_work(self) -> float | None:
+        """Mean seconds the caller spent on each listing page (None before the first)."""
+        return self.work_seconds / self.pages_worked if self.pages_worked else None
 
 
 def quota_reserve(limit: int | None) -> int:
@@ -194,26 +215,34 @@ class HubClient:
         if not prefetch:
             while True:
                 page = self._page(url, first_params)
-                yield page
+                yield from self._handed(page)
                 if not page.next_url:
                     return
                 url, first_params = page.next_url, None
         pending = _Fetch(self._page, url, first_params)
         while True:
             page = pending.result()
-            if page.next_url:
+            if page.next_url:  # sent before the caller sees this page: the two overlap
                 pending = _Fetch(self._page, page.next_url, None)
-            yield page
+            yield from self._handed(page)
             if not page.next_url:
                 return
 
+    def _handed(self, page: Page) -> Iterator[Page]:
+        """Yield `page`, timing the caller's work on it (until it asks for the next)."""
+        handed = self.clock()
+        yield page
+        if len(page.items) >= min(100, self.page_size):  # as for the latency
+            self.stats.work_seconds += self.clock() - handed
+            self.stats.pages_worked += 1
+
     def _page(self, url: str, params: list[tuple[str, str]] | None) -> Page:
-        started = self.clock()
-        response, body = self._get(url, params, patient=True)
+        took: list[float] = []
+        response, body = self._get(url, params, patient=True, timed=took)
         if not isinstance(body, list):
             raise HubError(f"unexpected listing from {self.endpoint}: not a JSON list")
         if len(body) >= min(100, self.page_size):  # small pages say little of a full one
-            self.stats.page_seconds += self.clock() - started
+            self.stats.page_seconds += took[0]
             self.stats.pages_timed += 1
         return Page(body, response.links.get("next", {}).get("url"))
 
@@ -262,9 +291,11 @@ class HubClient:
         params: list[tuple[str, str]] | None,
         patient: bool = False,
         follow: bool = True,
+        timed: list[float] | None = None,
     ) -> tuple[httpx2.Response, Any]:
         """One GET, retried on 408/429/5xx, network errors and unreadable JSON bodies:
-        `max_retries` times, and with `patient` for as long as `patience` allows."""
+        `max_retries` times, and with `patient` for as long as `patience` allows. `timed`
+        receives the seconds of the attempt that succeeded (sent to body decoded)."""
         wait = self.retry_wait
         first_failure: float | None = None
         attempt = -1
@@ -278,6 +309,7 @@ class HubClient:
             if attempt:
                 self.stats.retries += 1
             delay: float | None = None
+            sent = self.clock()
             try:
                 response = http_backoff(
                     "GET",
@@ -294,9 +326,13 @@ class HubClient:
                 if response.status_code < 400:
                     self._pace(response)
                     try:
-                        return response, json.loads(response.content)
+                        body = json.loads(response.content)
                     except ValueError:
                         error = f"invalid JSON ({len(response.content)} bytes)"
+                    else:
+                        if timed is not None:
+                            timed.append(self.clock() - sent)
+                        return response, body
                 else:
                     error = f"HTTP {response.status_code}"
                     if response.status_code not in RETRY_STATUSES:
