@@ -138,3 +138,41 @@ def test_range_and_flags(pulse: FakeDatasets, cli: Cli, isolated_env: Path) -> N
     report = js(cli, "report", "--since", "2025-11-01")
     kinds = sorted({(a["date"], a["kind"]) for a in report["anomalies"] if a["repo_id"] is None})
     assert kinds == [("2025-11-24", "partial_day"), ("2025-11-24", "skipped_day")]
+
+
+def test_reading_the_series_leaves_the_connection_s_memory_limit_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """The read's own memory limit must not outlive it: the import's rollup runs on the same
+    connection and fails under the read's limit at 200,000 members."""
+    from datetime import date
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from collector.snapshot.importing import read_series
+
+    series = tmp_path / "2025-03.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "id": ["Qwen/A", "x/other"],
+                "day": pa.array([date(2025, 3, 1)] * 2, pa.date32()),
+                "dl30": pa.array([5, 7], pa.int32()),
+                "dl_all": pa.array([50, 70], pa.int64()),
+                "likes": pa.array([1, 2], pa.int32()),
+            }
+        ),
+        series,
+    )
+    names = pa.table({"alias": ["Qwen/A"], "repo_id": ["Qwen/A"]})
+    con = duckdb.connect()  # as the warehouse's writer: DuckDB's default limit
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    read_series(con, [series], names, [date(2025, 3, 1)])
+    assert con.execute("SELECT * FROM imported").fetchall() == [
+        ("Qwen/A", date(2025, 3, 1), 5, 50, 1)
+    ]
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall() == limit
+    with pytest.raises(duckdb.Error):  # a file that is not parquet: the limit comes back too
+        read_series(con, [tmp_path / "missing.parquet"], names, [date(2025, 3, 1)])
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall() == limit

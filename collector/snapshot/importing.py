@@ -260,28 +260,33 @@ def read_series(
     """Create temp table `imported` (repo_id, day, dl30, dl_all, likes) in `db`: the
     members' rows on `days`. A repo seen under two of its ids on one day (a rename) counts
     once, under its newest id."""
-    db.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
-    db.execute("SET preserve_insertion_order = false")
-    db.register("_names", names)
-    db.register("_days", pa.table({"day": pa.array(days, pa.date32())}))
+    # the limit is for this read only: the connection goes back to DuckDB's default for
+    # what follows (the rollup of the imported days needs far more than a read)
     try:
-        db.execute("CREATE OR REPLACE TEMP TABLE member_names AS SELECT * FROM _names")
-        db.execute("CREATE OR REPLACE TEMP TABLE wanted_days AS SELECT * FROM _days")
+        db.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
+        db.execute("SET preserve_insertion_order = false")
+        db.register("_names", names)
+        db.register("_days", pa.table({"day": pa.array(days, pa.date32())}))
+        try:
+            db.execute("CREATE OR REPLACE TEMP TABLE member_names AS SELECT * FROM _names")
+            db.execute("CREATE OR REPLACE TEMP TABLE wanted_days AS SELECT * FROM _days")
+        finally:
+            db.unregister("_names")
+            db.unregister("_days")
+        db.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE imported AS
+            SELECT n.repo_id, CAST(s.day AS DATE) AS day, CAST(s.dl30 AS BIGINT) AS dl30,
+                   CAST(s.dl_all AS BIGINT) AS dl_all, CAST(s.likes AS BIGINT) AS likes
+            FROM read_parquet($files, union_by_name = true) s
+            JOIN member_names n ON n.alias = s.id
+            SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
+            QUALIFY row_number() OVER (PARTITION BY n.repo_id, CAST(s.day AS DATE)
+                                       ORDER BY (s.id = n.repo_id) DESC, s.id) = 1
+            """,
+            {"files": [str(f) for f in files]},
+        )
+        db.execute("DROP TABLE member_names")
+        db.execute("DROP TABLE wanted_days")
     finally:
-        db.unregister("_names")
-        db.unregister("_days")
-    db.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE imported AS
-        SELECT n.repo_id, CAST(s.day AS DATE) AS day, CAST(s.dl30 AS BIGINT) AS dl30,
-               CAST(s.dl_all AS BIGINT) AS dl_all, CAST(s.likes AS BIGINT) AS likes
-        FROM read_parquet($files, union_by_name = true) s
-        JOIN member_names n ON n.alias = s.id
-        SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
-        QUALIFY row_number() OVER (PARTITION BY n.repo_id, CAST(s.day AS DATE)
-                                   ORDER BY (s.id = n.repo_id) DESC, s.id) = 1
-        """,
-        {"files": [str(f) for f in files]},
-    )
-    db.execute("DROP TABLE member_names")
-    db.execute("DROP TABLE wanted_days")
+        db.execute("RESET memory_limit")
