@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 import duckdb
 import pyarrow as pa
 
-from collector.store import rollup
+from collector.store import import_rollup, rollup
 
 IMPORT_STRATEGY = "import"
 PLATFORM = "huggingface"  # the platform of every import so far (sources.platform)
@@ -62,6 +62,7 @@ class WriteResult:
     removed: int = 0  # days imported before and not any more
     members: int = 0
     rows: int = 0
+    rollup: str = ""  # "set-based" (import_rollup) or "rebuilt" (from the event views)
 
 
 def imported_days(con: duckdb.DuckDBPyConnection, family: str) -> dict[date, tuple[str, str, str]]:
@@ -127,7 +128,14 @@ def write_import(
             if days:
                 _insert(con, family, days, prints, source, dataset, revision, lineage_basis)
                 result.rows = int(con.execute("SELECT count(*) FROM imported").fetchall()[0][0])
-            rollup.rebuild(con, family)
+            result.rollup = "rebuilt"
+            if days:
+                if import_rollup.roll_up(con, family, PLATFORM):
+                    result.rollup = "set-based"
+                for table in ("imp_points", "imp_days"):
+                    con.execute(f"DROP TABLE {table}")
+            else:
+                rollup.rebuild(con, family, PLATFORM)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -298,26 +306,42 @@ def _insert(
     )
     # Counters where they change from the repo's previous imported row; a missing value
     # keeps the last one known (as a snapshot does), so dl_all stays NULL before it exists.
+    # `imp_points` keeps, of each presence, what the set-based rollup (import_rollup.py)
+    # needs: the rows written, and where islands of presence start and end.
     con.execute(
         """
-        INSERT INTO counts (repo_key, run_id, downloads_30d, downloads_all_time, likes)
+        CREATE OR REPLACE TEMP TABLE imp_points AS
         WITH v AS (
-            SELECT k.repo_key, d.run_id, d.idx,
+            SELECT k.repo_key, d.idx,
                    last_value(i.dl30 IGNORE NULLS) OVER w AS d30,
                    last_value(i.dl_all IGNORE NULLS) OVER w AS d_all,
                    last_value(i.likes IGNORE NULLS) OVER w AS lk
             FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
             WINDOW w AS (PARTITION BY k.repo_key ORDER BY d.idx
                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-        )
-        , c AS (
-            SELECT *, row_number() OVER r AS n, lag(d30) OVER r AS p30,
-                   lag(d_all) OVER r AS pall, lag(lk) OVER r AS plk
+        ),
+        c AS (
+            SELECT repo_key, idx, d30, d_all, lk,
+                   row_number() OVER r = 1 OR d30 IS DISTINCT FROM lag(d30) OVER r
+                   OR d_all IS DISTINCT FROM lag(d_all) OVER r
+                   OR lk IS DISTINCT FROM lag(lk) OVER r AS written
             FROM v WINDOW r AS (PARTITION BY repo_key ORDER BY idx)
+        ),
+        p AS (
+            SELECT p.repo_key, p.idx, c.d30, c.d_all, c.lk, coalesce(c.written, false) AS written,
+                   lag(p.idx) OVER r IS DISTINCT FROM p.idx - 1 AS island_start,
+                   lead(p.idx) OVER r IS DISTINCT FROM p.idx + 1 AS island_end
+            FROM imp_present p LEFT JOIN c USING (repo_key, idx)
+            WINDOW r AS (PARTITION BY p.repo_key ORDER BY p.idx)
         )
-        SELECT repo_key, run_id, d30, d_all, lk FROM c
-        WHERE n = 1 OR d30 IS DISTINCT FROM p30 OR d_all IS DISTINCT FROM pall
-           OR lk IS DISTINCT FROM plk
+        SELECT * FROM p WHERE written OR island_start OR island_end
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO counts (repo_key, run_id, downloads_30d, downloads_all_time, likes)
+        SELECT p.repo_key, d.run_id, p.d30, p.d_all, p.lk
+        FROM imp_points p JOIN imp_days d USING (idx) WHERE p.written
         """
     )
     # Membership and lineage as intervals of consecutive day-runs of presence.
@@ -356,7 +380,7 @@ def _insert(
         """,
         {"family": family},
     )
-    for table in ("imp_islands", "imp_present", "imp_members", "imp_days"):
+    for table in ("imp_islands", "imp_present", "imp_members"):
         con.execute(f"DROP TABLE {table}")
 
 
