@@ -80,29 +80,83 @@ def generate(cache: Path, repos: int, members: int, days: int) -> tuple[str, lis
                   FROM r WHERE parent IS NOT NULL ORDER BY parent)
             TO '{snap / "children.parquet"}' (FORMAT parquet, COMPRESSION zstd)"""
     )
-    for month in months:
-        idx = [i for i, d in enumerate(all_days) if f"{d:%Y-%m}" == month]
-        con.execute(
-            f"""
-            COPY (
-                SELECT r.id, DATE '{FIRST_DAY}' + CAST(d.k AS INTEGER) AS day,
-                       CAST(r.i % 5000 + d.k AS INTEGER) AS dl30,
-                       CASE WHEN DATE '{FIRST_DAY}' + CAST(d.k AS INTEGER) >= DATE '{DL_ALL_FROM}'
-                            THEN CAST((r.i % 1000 + 1) * 1000 + d.k * (r.i % 97) AS BIGINT) END
-                           AS dl_all,
-                       CAST(r.i % 50 + d.k // 100 AS INTEGER) AS likes
-                FROM r JOIN range({idx[0]}, {idx[-1] + 1}) d(k) ON d.k >= r.start
-                ORDER BY r.id, day
-            ) TO '{snap / "series" / f"{month}.parquet"}'
-              (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 200000)
-            """
-        )
-        print(f"generated series/{month}.parquet", file=sys.stderr, flush=True)
+    _series(con, snap, all_days, months)
     con.close()
     meta = {"days": [d.isoformat() for d in all_days], "partial": [], "skip_days": []}
     (cache / DATASET_DIR / "refs" / "main").write_text(sha)
     done.write_text(json.dumps(meta))
     return sha, series
+
+
+def _series(
+    con: duckdb.DuckDBPyConnection, snap: Path, all_days: list[date], months: list[str]
+) -> None:
+    """The monthly series files, vectorised: each repo's rows are a run of consecutive
+    days from its start, so numpy repeats the repos (sorted by id) and counts the days;
+    only the values are computed per row. (A DuckDB join with range() sorted by id and day
+    took about 2 min per month at 1.6M repos.)"""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ordered = con.execute("SELECT i, start, id FROM r ORDER BY id").to_arrow_table()
+    i_all = ordered.column("i").to_numpy().astype(np.int64)
+    start = ordered.column("start").to_numpy().astype(np.int64)
+    ids = ordered.column("id").combine_chunks()
+    dl_all_from = (DL_ALL_FROM - FIRST_DAY).days
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("day", pa.date32()),
+            ("dl30", pa.int32()),
+            ("dl_all", pa.int64()),
+            ("likes", pa.int32()),
+        ]
+    )
+    epoch = (FIRST_DAY - date(1970, 1, 1)).days
+    for month in months:
+        idx = [i for i, d in enumerate(all_days) if f"{d:%Y-%m}" == month]
+        k0, k1 = idx[0], idx[-1]
+        first = np.maximum(start, k0)
+        count = np.clip(k1 + 1 - first, 0, None)
+        path = snap / "series" / f"{month}.parquet"
+        with pq.ParquetWriter(path, schema, compression="zstd", store_schema=False) as out:
+            # blocks of whole repos, written in row groups of 200,000 rows
+            block = 2_000_000 // max(1, k1 - k0 + 1)
+            pending: list[pa.Table] = []
+            held = 0
+            for lo in range(0, len(ids), block):
+                c = count[lo : lo + block]
+                rep = np.repeat(np.arange(lo, lo + len(c)), c)
+                offsets = np.repeat(np.cumsum(c) - c, c)
+                k = first[rep] + (np.arange(len(rep)) - offsets)
+                i = i_all[rep]
+                dl_all = (i % 1000 + 1) * 1000 + k * (i % 97)
+                pending.append(
+                    pa.table(
+                        {
+                            "id": ids.take(pa.array(rep)),
+                            "day": pa.array((k + epoch).astype(np.int32), pa.date32()),
+                            "dl30": pa.array((i % 5000 + k).astype(np.int32)),
+                            "dl_all": pa.array(dl_all, pa.int64(), mask=k < dl_all_from),
+                            "likes": pa.array((i % 50 + k // 100).astype(np.int32)),
+                        },
+                        schema=schema,
+                    )
+                )
+                held += len(rep)
+                if held >= 2_000_000:
+                    _write(out, pending)
+                    pending, held = [], 0
+            _write(out, pending)
+        print(f"generated series/{month}.parquet", file=sys.stderr, flush=True)
+
+
+def _write(out: object, tables: list[object]) -> None:
+    import pyarrow as pa
+
+    if tables:
+        out.write_table(pa.concat_tables(tables), row_group_size=200_000)  # type: ignore[attr-defined,arg-type]
 
 
 FAMILIES = '[families.qwen]\nauthors = ["Qwen"]\n'

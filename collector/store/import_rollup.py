@@ -99,44 +99,42 @@ def _fits(con: duckdb.DuckDBPyConnection, fam: dict[str, object], n: int, last: 
 
 def _events(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> None:
     """Temp table `ru_events`: the rows `member_events` holds for the imported day-runs."""
+    # A member event where the repo wrote a counter row or starts an island; its previous
+    # event is the presence before (same island: a member then, valued as the row before)
+    # or, after a gap, that island's departure (not a member, the same contribution). A
+    # departure is the day-run after an island's last presence, valued as that presence.
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE ru_events AS
         WITH e AS (
-            SELECT repo_key, idx, true AS is_member, coalesce(d_all, 0) AS all_time,
-                   coalesce(d30, 0) AS d30, coalesce(lk, 0) AS likes
+            SELECT repo_key, idx, true AS is_member, coalesce(dl_all, 0) AS all_time,
+                   coalesce(dl30, 0) AS d30, coalesce(likes, 0) AS likes,
+                   coalesce(dl_all, 0) AS contrib,
+                   CASE WHEN seen_before THEN coalesce(p_dl_all, 0) END AS prev_contrib,
+                   seen_before, NOT island_start AS was_member,
+                   CASE WHEN island_start THEN 0 ELSE coalesce(p_dl30, 0) END AS prev_d30,
+                   CASE WHEN island_start THEN 0 ELSE coalesce(p_likes, 0) END AS prev_likes
             FROM imp_points WHERE written OR island_start
             UNION ALL
-            SELECT repo_key, idx + 1, false, NULL, NULL, NULL
+            SELECT repo_key, idx + 1, false, NULL, NULL, NULL, coalesce(dl_all, 0),
+                   coalesce(dl_all, 0), true, true, coalesce(dl30, 0), coalesce(likes, 0)
             FROM imp_points WHERE island_end AND idx + 1 < $n
-        ),
-        f AS (
-            SELECT e.*, r.role, r.relation, r.depth,
-                   last_value(CASE WHEN is_member THEN all_time END IGNORE NULLS) OVER w
-                       AS contrib,
-                   r.role AS last_role, coalesce(r.relation, 'official') AS last_relation,
-                   r.depth AS last_depth
-            FROM e JOIN imp_roles r USING (repo_key)
-            WINDOW w AS (PARTITION BY e.repo_key ORDER BY e.idx
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         )
         SELECT CAST($family AS VARCHAR) AS family, CAST($platform AS VARCHAR) AS platform,
-               f.repo_key, d.run_id, d.day AS date, f.is_member, f.role, f.relation,
-               f.depth, f.all_time, f.d30, f.likes, f.contrib, f.last_role, f.last_relation,
-               f.last_depth,
-               lag(f.contrib)       OVER w AS prev_contrib,
-               lag(f.last_role)     OVER w AS prev_role,
-               lag(f.last_relation) OVER w AS prev_relation,
-               lag(f.last_depth)    OVER w AS prev_depth,
-               coalesce(lag(f.is_member) OVER w, false) AS was_member,
-               coalesce(lag(CASE WHEN f.is_member THEN f.d30 ELSE 0 END) OVER w, 0) AS prev_d30,
-               coalesce(lag(CASE WHEN f.is_member THEN f.likes ELSE 0 END) OVER w, 0)
-                   AS prev_likes,
+               e.repo_key, d.run_id, d.day AS date, e.is_member, o.role, o.relation, o.depth,
+               e.all_time, e.d30, e.likes, e.contrib, o.role AS last_role,
+               coalesce(o.relation, 'official') AS last_relation, o.depth AS last_depth,
+               e.prev_contrib,
+               CASE WHEN e.seen_before THEN o.role END AS prev_role,
+               CASE WHEN e.seen_before THEN coalesce(o.relation, 'official') END
+                   AS prev_relation,
+               CASE WHEN e.seen_before THEN o.depth END AS prev_depth,
+               e.was_member, e.prev_d30, e.prev_likes,
                r.created_at, CAST(p.day AS TIMESTAMP) AS prev_started_at
-        FROM f JOIN imp_days d ON d.idx = f.idx
-        LEFT JOIN imp_days p ON p.idx = f.idx - 1
-        JOIN repos r ON r.repo_key = f.repo_key
-        WINDOW w AS (PARTITION BY f.repo_key ORDER BY f.idx)
+        FROM e JOIN imp_days d ON d.idx = e.idx
+        LEFT JOIN imp_days p ON p.idx = e.idx - 1
+        JOIN imp_roles o ON o.repo_key = e.repo_key
+        JOIN repos r ON r.repo_key = e.repo_key
         """,
         params,
     )

@@ -36,6 +36,7 @@ PLATFORM = "huggingface"  # the platform of every import so far (sources.platfor
 _EPOCH = date(1970, 1, 1)
 _BASE = -(2**50)
 _PER_DAY = 256  # imported runs of one day (one per family) before ids would collide
+_BY_REPO = "PARTITION BY repo_key ORDER BY idx"
 
 
 def import_run_id(day: date, slot: int) -> int:
@@ -240,7 +241,7 @@ def _insert(
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE imp_present AS
-        SELECT k.repo_key, d.idx, false AS stale
+        SELECT k.repo_key, d.idx, false AS stale, i.dl30, i.dl_all, i.likes
         FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
         """
     )
@@ -249,7 +250,7 @@ def _insert(
             con.execute(
                 """
                 INSERT INTO imp_present
-                SELECT repo_key, $idx, true FROM imp_present p WHERE p.idx = $idx - 1
+                SELECT repo_key, $idx, true, NULL, NULL, NULL FROM imp_present p WHERE p.idx = $idx - 1
                   AND repo_key NOT IN (SELECT repo_key FROM imp_present WHERE idx = $idx)
                 """,
                 {"idx": i},
@@ -306,41 +307,41 @@ def _insert(
     )
     # Counters where they change from the repo's previous imported row; a missing value
     # keeps the last one known (as a snapshot does), so dl_all stays NULL before it exists.
-    # `imp_points` keeps, of each presence, what the set-based rollup (import_rollup.py)
-    # needs: the rows written, and where islands of presence start and end.
+    # One window pass over the presences (one sort: every window below shares its partition
+    # and order) gives the rows to write, the islands of consecutive presence (membership
+    # intervals) and, kept in `imp_points`, what the set-based rollup (import_rollup.py)
+    # reads: the values in force at each presence and at the one before.
+    carried = ",\n".join(
+        f"last_value({col} IGNORE NULLS) OVER ({_BY_REPO} ROWS BETWEEN UNBOUNDED PRECEDING "
+        f"AND {frame}) AS {prefix}{col}"
+        for prefix, frame in (("", "CURRENT ROW"), ("p_", "1 PRECEDING"))
+        for col in ("dl30", "dl_all", "likes")
+    )
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE imp_points AS
-        WITH v AS (
-            SELECT k.repo_key, d.idx,
-                   last_value(i.dl30 IGNORE NULLS) OVER w AS d30,
-                   last_value(i.dl_all IGNORE NULLS) OVER w AS d_all,
-                   last_value(i.likes IGNORE NULLS) OVER w AS lk
-            FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
-            WINDOW w AS (PARTITION BY k.repo_key ORDER BY d.idx
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-        ),
-        c AS (
-            SELECT repo_key, idx, d30, d_all, lk,
-                   row_number() OVER r = 1 OR d30 IS DISTINCT FROM lag(d30) OVER r
-                   OR d_all IS DISTINCT FROM lag(d_all) OVER r
-                   OR lk IS DISTINCT FROM lag(lk) OVER r AS written
-            FROM v WINDOW r AS (PARTITION BY repo_key ORDER BY idx)
-        ),
-        p AS (
-            SELECT p.repo_key, p.idx, c.d30, c.d_all, c.lk, coalesce(c.written, false) AS written,
-                   lag(p.idx) OVER r IS DISTINCT FROM p.idx - 1 AS island_start,
-                   lead(p.idx) OVER r IS DISTINCT FROM p.idx + 1 AS island_end
-            FROM imp_present p LEFT JOIN c USING (repo_key, idx)
-            WINDOW r AS (PARTITION BY p.repo_key ORDER BY p.idx)
-        )
-        SELECT * FROM p WHERE written OR island_start OR island_end
+        SELECT * FROM (
+            SELECT repo_key, idx, island, dl30, dl_all, likes, p_dl30, p_dl_all, p_likes,
+                   prev_idx IS NOT NULL AS seen_before,
+                   NOT stale AND (prev_idx IS NULL OR dl30 IS DISTINCT FROM p_dl30
+                                  OR dl_all IS DISTINCT FROM p_dl_all
+                                  OR likes IS DISTINCT FROM p_likes) AS written,
+                   prev_idx IS DISTINCT FROM idx - 1 AS island_start,
+                   next_idx IS DISTINCT FROM idx + 1 AS island_end
+            FROM (
+                SELECT repo_key, idx, stale, {carried},
+                       lag(idx) OVER ({_BY_REPO}) AS prev_idx,
+                       lead(idx) OVER ({_BY_REPO}) AS next_idx,
+                       idx - row_number() OVER ({_BY_REPO}) AS island
+                FROM imp_present
+            )
+        ) WHERE written OR island_start OR island_end
         """
     )
     con.execute(
         """
         INSERT INTO counts (repo_key, run_id, downloads_30d, downloads_all_time, likes)
-        SELECT p.repo_key, d.run_id, p.d30, p.d_all, p.lk
+        SELECT p.repo_key, d.run_id, p.dl30, p.dl_all, p.likes
         FROM imp_points p JOIN imp_days d USING (idx) WHERE p.written
         """
     )
@@ -348,14 +349,10 @@ def _insert(
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE imp_islands AS
-        WITH g AS (
-            SELECT repo_key, idx, idx - row_number() OVER (PARTITION BY repo_key ORDER BY idx)
-                   AS grp
-            FROM imp_present
-        )
-        SELECT g.repo_key, f.run_id AS first_run, l.run_id AS last_run
-        FROM (SELECT repo_key, grp, min(idx) AS lo, max(idx) AS hi FROM g GROUP BY ALL) g
-        JOIN imp_days f ON f.idx = g.lo JOIN imp_days l ON l.idx = g.hi
+        SELECT p.repo_key, min(d.run_id) AS first_run, max(d.run_id) AS last_run
+        FROM imp_points p JOIN imp_days d USING (idx)
+        WHERE p.island_start OR p.island_end
+        GROUP BY p.repo_key, p.island
         """
     )
     con.execute(
