@@ -5,7 +5,9 @@ The dataset is tests/pulse_data.py's (gaps, a partial day, flagged days, `dl_all
 before 2025-02-27, a rename) with three more moves, so that every kind of event occurs:
 u2/A-ft-gguf first appears on 2025-02-27 (a late joiner), u1/A-ft is missing on
 2025-12-12 (a departure) and back on 2026-01-10, and u2/A-ft-gguf goes 4M -> 3M on
-2026-01-13 (a decrease).
+2026-01-13 (a decrease). With `gap`, u3/new-name's dl_all is missing on 2026-01-10: the
+16M of that day is not known, its 15M of 2025-12-12 is carried over (the costlier path of
+imports._insert).
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ max_depth = 1
 """
 
 
-def rows() -> dict[str, dict[str, tuple[int, int | None, int]]]:
+def rows(gap: bool = False) -> dict[str, dict[str, tuple[int, int | None, int]]]:
     out = {repo: dict(days) for repo, days in pulse_data.ROWS.items()}
+    if gap:
+        out["u3/new-name"]["2026-01-10"] = (70, None, 1)
     for day in ("2025-02-25", "2025-02-26"):
         del out["u2/A-ft-gguf"][day]
     del out["u1/A-ft"]["2025-12-12"]
@@ -122,9 +126,12 @@ def anomalies(db: Path) -> list[tuple[object, ...]]:
         ).fetchall()
 
 
+@pytest.mark.parametrize("gap", [False, True])
 def test_set_based_rollup_of_a_history_with_gaps_partial_days_and_a_rename(
-    pulse: FakeDatasets, isolated_env: Path
+    pulse: FakeDatasets, isolated_env: Path, gap: bool
 ) -> None:
+    if gap:
+        pulse.commit(pulse_data.REPO, pulse_data.files(rows(gap=True)), "Daily update")
     assert backfill(isolated_env) == "set-based"
     got = equals_rebuild(isolated_env)
     assert len(got["rollup_days"]) == 10
@@ -150,10 +157,10 @@ def test_set_based_rollup_of_a_history_with_gaps_partial_days_and_a_rename(
         ("2025-12-10", 5, 598 * M, 139 * M, False, 0),
         # u1/A-ft departs keeping its 10M; 430+155+3+15 = 603 new 15
         ("2025-12-12", 4, 613 * M, 15 * M, False, 0),
-        # u1/A-ft back at 12M (+2): 480+180+12+4+16
-        ("2026-01-10", 5, 692 * M, 79 * M, False, 0),
-        # u2/A-ft-gguf 4 -> 3 (a decrease, not new): 485+182+12+3+18
-        ("2026-01-13", 5, 700 * M, 9 * M, False, 0),
+        # u1/A-ft back at 12M (+2): 480+180+12+4+16 (u3 at 15 with the gap: 691, 78 new)
+        ("2026-01-10", 5, (691 if gap else 692) * M, (78 if gap else 79) * M, False, 0),
+        # u2/A-ft-gguf 4 -> 3 (a decrease, not new): 485+182+12+3+18 (u3 +3 with the gap)
+        ("2026-01-13", 5, 700 * M, (10 if gap else 9) * M, False, 0),
         ("2026-01-31", 5, 726 * M, 26 * M, False, 0),
     ]
     # a second backfill of the same range adds nothing

@@ -5,8 +5,9 @@ come from ASOF joins of every membership interval and counter row with `day_runs
 600 imported days of a large family that costs minutes, and `rollup.refresh` day by day
 costs about a second per day-run whatever its size. The import already knows, per repo and
 imported day-run, whether the repo is present and which counter row it wrote
-(`imp_points`, see imports._insert), so the events of `member_events` over the imported
-day-runs follow from those rows with window functions alone:
+(`imp_points`, written by the one window pass of imports._insert, with the values at the
+presence before), so the events of `member_events` over the imported day-runs are a
+projection of those rows, with no further sort:
 
 - a member event where the repo wrote a counter row or starts an island of presence,
   valued as that row (counters are carried forward as the import stores them);

@@ -87,13 +87,23 @@ def first_own_day(con: duckdb.DuckDBPyConnection, family: str) -> date | None:
     return row[0][0]
 
 
-def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[date, str]:
-    """Per day of temp table `imported`, a fingerprint of its rows (equal rows, equal print)."""
+@dataclass
+class DayRows:
+    """What temp table `imported` holds of one day, read in one pass (`day_rows`)."""
+
+    fingerprint: str  # equal rows, equal print
+    rows: int
+    all_time: bool  # some row has dl_all
+
+
+def day_rows(con: duckdb.DuckDBPyConnection) -> dict[date, DayRows]:
+    """Per day of temp table `imported`: its fingerprint, rows and whether it has dl_all."""
     rows = con.execute(
-        """SELECT day, count(*) || ':' || bit_xor(hash(repo_id, dl30, dl_all, likes))
+        """SELECT day, count(*) || ':' || bit_xor(hash(repo_id, dl30, dl_all, likes)),
+                  count(*), bool_or(dl_all IS NOT NULL)
            FROM imported GROUP BY day"""
     ).fetchall()
-    return {r[0]: str(r[1]) for r in rows}
+    return {r[0]: DayRows(str(r[1]), int(r[2]), bool(r[3])) for r in rows}
 
 
 def write_import(
@@ -111,7 +121,8 @@ def write_import(
     """Replace the family's imported days by `days`, whose rows are in temp table
     `imported` (repo_id, day, dl30, dl_all, likes) and whose members are `members` (with
     every id of theirs in `names`), in one transaction."""
-    prints = fingerprints(con)
+    stats = day_rows(con)
+    prints = {d: x.fingerprint for d, x in stats.items()}
     before = imported_days(con, family)
     result = WriteResult(days=len(days), members=members.num_rows)
     for d in days:
@@ -127,8 +138,8 @@ def write_import(
         try:
             _delete_imported(con, family)
             if days:
-                _insert(con, family, days, prints, source, dataset, revision, lineage_basis)
-                result.rows = int(con.execute("SELECT count(*) FROM imported").fetchall()[0][0])
+                _insert(con, family, days, stats, source, dataset, revision, lineage_basis)
+                result.rows = sum(x.rows for x in stats.values())
             result.rollup = "rebuilt"
             if days:
                 if import_rollup.roll_up(con, family, PLATFORM):
@@ -204,7 +215,7 @@ def _insert(
     con: duckdb.DuckDBPyConnection,
     family: str,
     days: list[ImportedDay],
-    prints: dict[date, str],
+    stats: dict[date, DayRows],
     source: str,
     dataset: str,
     revision: str,
@@ -228,16 +239,21 @@ def _insert(
         plan.append((index, run_id, d))
     con.execute(
         """CREATE OR REPLACE TEMP TABLE imp_days (
-               idx INTEGER, run_id BIGINT, day DATE, partial BOOLEAN, flags VARCHAR)"""
+               idx INTEGER, run_id BIGINT, day DATE, partial BOOLEAN, flags VARCHAR,
+               seen BIGINT)"""
     )
+    none = DayRows("0:0", 0, False)
     con.executemany(
-        "INSERT INTO imp_days VALUES (?, ?, ?, ?, ?)",
-        [(i, rid, d.day, d.partial, _problems(d.flags)) for i, rid, d in plan],
+        "INSERT INTO imp_days VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (i, rid, d.day, d.partial, _problems(d.flags), stats.get(d.day, none).rows)
+            for i, rid, d in plan
+        ],
     )
     con.execute("CREATE OR REPLACE TEMP TABLE imp_members AS SELECT * FROM imp_members_arrow")
     _upsert_repos(con, plan[0][1])
     # Presence: a member is in a day-run when the day has its row; on a partial day, also
-    # when it was present the day-run before (kept at its last value, as `stale`).
+    # when it was present the day-run before (kept at its values there, as `stale`).
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE imp_present AS
@@ -250,7 +266,8 @@ def _insert(
             con.execute(
                 """
                 INSERT INTO imp_present
-                SELECT repo_key, $idx, true, NULL, NULL, NULL FROM imp_present p WHERE p.idx = $idx - 1
+                SELECT repo_key, $idx, true, dl30, dl_all, likes
+                FROM imp_present p WHERE p.idx = $idx - 1
                   AND repo_key NOT IN (SELECT repo_key FROM imp_present WHERE idx = $idx)
                 """,
                 {"idx": i},
@@ -259,13 +276,15 @@ def _insert(
         """
         INSERT INTO runs (run_id, family, started_at, finished_at, status, strategy,
                           repos_seen, members, stale, problems, source, revision, lineage_basis)
+        WITH p AS (
+            SELECT idx, count(*) AS members, count(*) FILTER (WHERE stale) AS stale
+            FROM imp_present GROUP BY idx
+        )
         SELECT d.run_id, $family, CAST(d.day AS TIMESTAMP), $now,
                CASE WHEN d.partial THEN 'partial' ELSE 'complete' END, $strategy,
-               (SELECT count(*) FROM imported i WHERE i.day = d.day),
-               (SELECT count(*) FROM imp_present p WHERE p.idx = d.idx),
-               (SELECT count(*) FROM imp_present p WHERE p.idx = d.idx AND p.stale),
+               d.seen, coalesce(p.members, 0), coalesce(p.stale, 0),
                d.flags, $source, $revision, $basis
-        FROM imp_days d
+        FROM imp_days d LEFT JOIN p USING (idx)
         """,
         {
             "family": family,
@@ -286,18 +305,12 @@ def _insert(
                 d.day,
                 dataset,
                 json.dumps(d.flags) if d.flags else None,
-                prints.get(d.day, "0:0"),
+                stats.get(d.day, none).fingerprint,
                 now,
-                None,
+                stats.get(d.day, none).all_time,
             )
             for _, rid, d in plan
         ],
-    )
-    con.execute(
-        """UPDATE imports SET all_time = EXISTS (
-               SELECT 1 FROM imported i WHERE i.day = imports.day AND i.dl_all IS NOT NULL)
-           WHERE family = ?""",
-        [family],
     )
     con.execute(
         """
@@ -311,9 +324,19 @@ def _insert(
     # and order) gives the rows to write, the islands of consecutive presence (membership
     # intervals) and, kept in `imp_points`, what the set-based rollup (import_rollup.py)
     # reads: the values in force at each presence and at the one before.
+    # A value missing after a known one must be carried over (last_value IGNORE NULLS, a
+    # costly frame); without such gaps (the usual case: dl_all missing only before it
+    # existed) the value before is simply the previous presence's.
+    gaps = con.execute(
+        """SELECT count(*) FROM imp_present
+           WHERE dl30 IS NULL OR likes IS NULL OR (dl_all IS NULL AND idx >= (
+               SELECT min(idx) FROM imp_present WHERE dl_all IS NOT NULL))"""
+    ).fetchall()[0][0]
     carried = ",\n".join(
         f"last_value({col} IGNORE NULLS) OVER ({_BY_REPO} ROWS BETWEEN UNBOUNDED PRECEDING "
         f"AND {frame}) AS {prefix}{col}"
+        if gaps
+        else (f"lag({col}) OVER ({_BY_REPO}) AS p_{col}" if prefix else col)
         for prefix, frame in (("", "CURRENT ROW"), ("p_", "1 PRECEDING"))
         for col in ("dl30", "dl_all", "likes")
     )
