@@ -146,7 +146,7 @@ def backfill(
             revision=pinned.revision,
             lineage_basis=lineage.basis,
         )
-        con.execute("DROP TABLE imported")
+        con.execute("DROP TABLE IF EXISTS imported")  # write_import drops it once read
     progress("done")
     return _summarize(result, meta, set(present), before, downloaded)
 

@@ -45,11 +45,10 @@ def roll_up(con: duckdb.DuckDBPyConnection, family: str, platform: str) -> bool:
         return False
     for table in rollup.TABLES:
         con.execute(f"DELETE FROM {table} WHERE {_FAM}", fam)
-    _events(con, {**fam, "n": n})
+    _events(con, family, platform, n)
     params = {**fam, "last": last}
-    rollup.from_events(
-        con, family, platform, f"SELECT * FROM day_runs WHERE {_FAM} AND run_id <= $last", params
-    )
+    days = f"SELECT * FROM day_runs WHERE {_FAM} AND run_id <= $last"
+    rollup.from_events(con, family, platform, days, params, kind="VIEW")
     con.execute("DROP TABLE imp_roles")
     # own day-runs after the import: compared with the state at the last imported one
     con.execute(f"DELETE FROM rollup_repo_runs WHERE {_FAM} AND run_id > $last", params)
@@ -98,15 +97,17 @@ def _fits(con: duckdb.DuckDBPyConnection, fam: dict[str, object], n: int, last: 
     return True
 
 
-def _events(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> None:
-    """Temp table `ru_events`: the rows `member_events` holds for the imported day-runs."""
+def _events(con: duckdb.DuckDBPyConnection, family: str, platform: str, n: int) -> None:
+    """Temp view `ru_events`: the rows `member_events` holds for the imported day-runs (a
+    view takes no parameters: the values are quoted into it)."""
+    params = {"family": _quote(family), "platform": _quote(platform), "n": str(int(n))}
     # A member event where the repo wrote a counter row or starts an island; its previous
     # event is the presence before (same island: a member then, valued as the row before)
     # or, after a gap, that island's departure (not a member, the same contribution). A
     # departure is the day-run after an island's last presence, valued as that presence.
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE ru_events AS
+        CREATE OR REPLACE TEMP VIEW ru_events AS
         WITH e AS (
             SELECT repo_key, idx, true AS is_member, coalesce(dl_all, 0) AS all_time,
                    coalesce(dl30, 0) AS d30, coalesce(likes, 0) AS likes,
@@ -136,6 +137,11 @@ def _events(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> None:
         LEFT JOIN imp_days p ON p.idx = e.idx - 1
         JOIN imp_roles o ON o.repo_key = e.repo_key
         JOIN repos r ON r.repo_key = e.repo_key
-        """,
-        params,
+        """.replace("$family", params["family"])
+        .replace("$platform", params["platform"])
+        .replace("$n", params["n"])
     )
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

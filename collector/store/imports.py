@@ -119,7 +119,7 @@ def write_import(
     lineage_basis: str,
 ) -> WriteResult:
     """Replace the family's imported days by `days`, whose rows are in temp table
-    `imported` (repo_id, day, dl30, dl_all, likes) and whose members are `members` (with
+    `imported` (repo_id, day, dl30, dl_all, likes; dropped once read) and whose members are `members` (with
     every id of theirs in `names`), in one transaction."""
     stats = day_rows(con)
     prints = {d: x.fingerprint for d, x in stats.items()}
@@ -261,6 +261,7 @@ def _insert(
         FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
         """
     )
+    con.execute("DROP TABLE imported")  # read: its tens of millions of rows are not needed
     for i, _, d in plan:
         if d.partial and i > 0:
             con.execute(
@@ -361,6 +362,7 @@ def _insert(
         ) WHERE written OR island_start OR island_end
         """
     )
+    con.execute("DROP TABLE imp_present")  # tens of millions of rows: free them early
     con.execute(
         """
         INSERT INTO counts (repo_key, run_id, downloads_30d, downloads_all_time, likes)
@@ -400,7 +402,7 @@ def _insert(
         """,
         {"family": family},
     )
-    for table in ("imp_islands", "imp_present", "imp_members"):
+    for table in ("imp_islands", "imp_members"):
         con.execute(f"DROP TABLE {table}")
 
 

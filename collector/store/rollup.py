@@ -122,11 +122,14 @@ def from_events(
     platform: str,
     days: str,
     params: dict[str, object],
+    kind: str = "TABLE",
 ) -> None:
     """Fill the (emptied) rollup of the day-runs `days` from temp table `ru_events`, rows of
     `member_events`' shape: the rebuild's second half, shared with the set-based rollup of
-    an import (collector/store/import_rollup.py), so the rules of views.py apply once."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ru_deltas AS {DELTAS.format(events='ru_events')}")
+    an import (collector/store/import_rollup.py), so the rules of views.py apply once.
+    `kind` VIEW: `ru_events` is a view, and so is `ru_deltas` (tens of millions of wide
+    rows are cheaper computed again by each statement than written out and spilled)."""
+    con.execute(f"CREATE OR REPLACE TEMP {kind} ru_deltas AS {DELTAS.format(events='ru_events')}")
     _insert_sums(con, "ru_deltas", days, params)
     con.execute(
         """
@@ -153,8 +156,8 @@ def from_events(
         """
     )
     repo_totals.rebuild(con, family, platform, deltas="ru_deltas")
-    con.execute("DROP TABLE ru_deltas")
-    con.execute("DROP TABLE ru_events")
+    con.execute(f"DROP {kind} ru_deltas")
+    con.execute(f"DROP {kind} ru_events")
 
 
 def _undo(con: duckdb.DuckDBPyConnection, family: str, platform: str, run_id: int) -> None:
