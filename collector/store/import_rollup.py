@@ -50,6 +50,7 @@ def roll_up(con: duckdb.DuckDBPyConnection, family: str, platform: str) -> bool:
     days = f"SELECT * FROM day_runs WHERE {_FAM} AND run_id <= $last"
     rollup.from_events(con, family, platform, days, params, kind="VIEW")
     con.execute("DROP TABLE imp_roles")
+    con.execute("DROP TABLE imp_runs")
     # own day-runs after the import: compared with the state at the last imported one
     con.execute(f"DELETE FROM rollup_repo_runs WHERE {_FAM} AND run_id > $last", params)
     own = con.execute(
@@ -76,8 +77,10 @@ def _fits(con: duckdb.DuckDBPyConnection, fam: dict[str, object], n: int, last: 
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE imp_roles AS
-        SELECT DISTINCT repo_key, role, relation, depth FROM membership
-        WHERE {_FAM} AND first_run <= $last
+        SELECT m.*, r.created_at FROM (
+            SELECT DISTINCT repo_key, role, relation, depth FROM membership
+            WHERE {_FAM} AND first_run <= $last
+        ) m JOIN repos r USING (repo_key)
         """,
         params,
     )
@@ -101,6 +104,12 @@ def _events(con: duckdb.DuckDBPyConnection, family: str, platform: str, n: int) 
     """Temp view `ru_events`: the rows `member_events` holds for the imported day-runs (a
     view takes no parameters: the values are quoted into it)."""
     params = {"family": _quote(family), "platform": _quote(platform), "n": str(int(n))}
+    # per repo and per day-run, what the view joins (few rows: each event probes two tables)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE imp_runs AS
+           SELECT idx, run_id, day, CAST(lag(day) OVER (ORDER BY idx) AS TIMESTAMP) AS prev_at
+           FROM imp_days"""
+    )
     # A member event where the repo wrote a counter row or starts an island; its previous
     # event is the presence before (same island: a member then, valued as the row before)
     # or, after a gap, that island's departure (not a member, the same contribution). A
@@ -132,11 +141,9 @@ def _events(con: duckdb.DuckDBPyConnection, family: str, platform: str, n: int) 
                    AS prev_relation,
                CASE WHEN e.seen_before THEN o.depth END AS prev_depth,
                e.was_member, e.prev_d30, e.prev_likes,
-               r.created_at, CAST(p.day AS TIMESTAMP) AS prev_started_at
-        FROM e JOIN imp_days d ON d.idx = e.idx
-        LEFT JOIN imp_days p ON p.idx = e.idx - 1
+               o.created_at, d.prev_at AS prev_started_at
+        FROM e JOIN imp_runs d ON d.idx = e.idx
         JOIN imp_roles o ON o.repo_key = e.repo_key
-        JOIN repos r ON r.repo_key = e.repo_key
         """.replace("$family", params["family"])
         .replace("$platform", params["platform"])
         .replace("$n", params["n"])
