@@ -80,29 +80,83 @@ def generate(cache: Path, repos: int, members: int, days: int) -> tuple[str, lis
                   FROM r WHERE parent IS NOT NULL ORDER BY parent)
             TO '{snap / "children.parquet"}' (FORMAT parquet, COMPRESSION zstd)"""
     )
-    for month in months:
-        idx = [i for i, d in enumerate(all_days) if f"{d:%Y-%m}" == month]
-        con.execute(
-            f"""
-            COPY (
-                SELECT r.id, DATE '{FIRST_DAY}' + CAST(d.k AS INTEGER) AS day,
-                       CAST(r.i % 5000 + d.k AS INTEGER) AS dl30,
-                       CASE WHEN DATE '{FIRST_DAY}' + CAST(d.k AS INTEGER) >= DATE '{DL_ALL_FROM}'
-                            THEN CAST((r.i % 1000 + 1) * 1000 + d.k * (r.i % 97) AS BIGINT) END
-                           AS dl_all,
-                       CAST(r.i % 50 + d.k // 100 AS INTEGER) AS likes
-                FROM r JOIN range({idx[0]}, {idx[-1] + 1}) d(k) ON d.k >= r.start
-                ORDER BY r.id, day
-            ) TO '{snap / "series" / f"{month}.parquet"}'
-              (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 200000)
-            """
-        )
-        print(f"generated series/{month}.parquet", file=sys.stderr, flush=True)
+    _series(con, snap, all_days, months)
     con.close()
     meta = {"days": [d.isoformat() for d in all_days], "partial": [], "skip_days": []}
     (cache / DATASET_DIR / "refs" / "main").write_text(sha)
     done.write_text(json.dumps(meta))
     return sha, series
+
+
+def _series(
+    con: duckdb.DuckDBPyConnection, snap: Path, all_days: list[date], months: list[str]
+) -> None:
+    """The monthly series files, vectorised: each repo's rows are a run of consecutive
+    days from its start, so numpy repeats the repos (sorted by id) and counts the days;
+    only the values are computed per row. (A DuckDB join with range() sorted by id and day
+    took about 2 min per month at 1.6M repos.)"""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ordered = con.execute("SELECT i, start, id FROM r ORDER BY id").to_arrow_table()
+    i_all = ordered.column("i").to_numpy().astype(np.int64)
+    start = ordered.column("start").to_numpy().astype(np.int64)
+    ids = ordered.column("id").combine_chunks()
+    dl_all_from = (DL_ALL_FROM - FIRST_DAY).days
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("day", pa.date32()),
+            ("dl30", pa.int32()),
+            ("dl_all", pa.int64()),
+            ("likes", pa.int32()),
+        ]
+    )
+    epoch = (FIRST_DAY - date(1970, 1, 1)).days
+    for month in months:
+        idx = [i for i, d in enumerate(all_days) if f"{d:%Y-%m}" == month]
+        k0, k1 = idx[0], idx[-1]
+        first = np.maximum(start, k0)
+        count = np.clip(k1 + 1 - first, 0, None)
+        path = snap / "series" / f"{month}.parquet"
+        with pq.ParquetWriter(path, schema, compression="zstd", store_schema=False) as out:
+            # blocks of whole repos, written in row groups of 200,000 rows
+            block = 2_000_000 // max(1, k1 - k0 + 1)
+            pending: list[pa.Table] = []
+            held = 0
+            for lo in range(0, len(ids), block):
+                c = count[lo : lo + block]
+                rep = np.repeat(np.arange(lo, lo + len(c)), c)
+                offsets = np.repeat(np.cumsum(c) - c, c)
+                k = first[rep] + (np.arange(len(rep)) - offsets)
+                i = i_all[rep]
+                dl_all = (i % 1000 + 1) * 1000 + k * (i % 97)
+                pending.append(
+                    pa.table(
+                        {
+                            "id": ids.take(pa.array(rep)),
+                            "day": pa.array((k + epoch).astype(np.int32), pa.date32()),
+                            "dl30": pa.array((i % 5000 + k).astype(np.int32)),
+                            "dl_all": pa.array(dl_all, pa.int64(), mask=k < dl_all_from),
+                            "likes": pa.array((i % 50 + k // 100).astype(np.int32)),
+                        },
+                        schema=schema,
+                    )
+                )
+                held += len(rep)
+                if held >= 2_000_000:
+                    _write(out, pending)
+                    pending, held = [], 0
+            _write(out, pending)
+        print(f"generated series/{month}.parquet", file=sys.stderr, flush=True)
+
+
+def _write(out: object, tables: list[object]) -> None:
+    import pyarrow as pa
+
+    if tables:
+        out.write_table(pa.concat_tables(tables), row_group_size=200_000)  # type: ignore[attr-defined,arg-type]
 
 
 FAMILIES = '[families.qwen]\nauthors = ["Qwen"]\n'
@@ -155,12 +209,14 @@ def _collector(cache: Path, sha: str, tmp: Path, name: str, until: str | None) -
 
 def run(args: argparse.Namespace) -> tuple[list[str], str]:
     """Generate (once) and measure; the markdown lines of the results and the target row."""
+    _size(args)
     cache = Path(args.backfill_cache)
     sha, series = generate(cache, args.backfill_repos, args.backfill_members, args.backfill_days)
     snap = cache / DATASET_DIR / "snapshots" / sha
     size = sum(p.stat().st_size for p in (snap / "series").glob("*.parquet"))
     rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{snap}/series/*.parquet')").fetchall()
     months = [s[len("series/") : -len(".parquet")] for s in series][: args.naive_months]
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmpdir:
         tmp = Path(tmpdir)
         full = _collector(cache, sha, tmp, "full", None)
@@ -176,26 +232,32 @@ def run(args: argparse.Namespace) -> tuple[list[str], str]:
         )
         if naive.returncode:
             raise RuntimeError(f"naive import failed: {naive.stderr[-2000:]}")
+    load = (load_before, os.getloadavg())
     members = args.backfill_members
     verdict = "met" if full.cpu < TARGET_CPU_S and full.peak_rss_mb < TARGET_RSS_MB else "not met"
+    shape = (args.backfill_repos, members, args.backfill_days)
+    if shape != FULL:  # under the limits at a smaller size says nothing of the target
+        verdict = f"not measured at the target's size ({verdict} at this size; --backfill-full)"
     target = (
         f"| backfill of {args.backfill_days} days x {members:,} members (of "
         f"{args.backfill_repos:,} repos), files local: < {TARGET_CPU_S} s CPU, "
         f"< {TARGET_RSS_MB} MB | {full.cpu:.1f} s CPU, {full.peak_rss_mb:.0f} MB | {verdict} |"
     )
     return target_lines(
-        full, part, naive, args, series, rows, size, cache, months, until, verdict
+        full, part, naive, args, series, rows, size, cache, months, until, verdict, load
     ), target
 
 
-def target_lines(full, part, naive, args, series, rows, size, cache, months, until, verdict):  # type: ignore[no-untyped-def]
+def target_lines(full, part, naive, args, series, rows, size, cache, months, until, verdict, load):  # type: ignore[no-untyped-def]
     members = args.backfill_members
     return [
         f"## Backfill: {args.backfill_days} days, {members:,} members of {args.backfill_repos:,} repos",
         "",
         f"Synthetic dataset in the huggingface_hub cache: {len(series)} monthly series files, "
         f"{rows[0][0]:,} rows, {size / 2**20:,.0f} MB (generated once into {cache}, not measured). "
-        "Each row is one process (os.wait4), offline (`HF_HUB_OFFLINE=1`): files local.",
+        "Each row is one process (os.wait4), offline (`HF_HUB_OFFLINE=1`): files local. "
+        f"Load average (1, 5, 15 min) before: {' '.join(f'{x:.2f}' for x in load[0])}, "
+        f"after: {' '.join(f'{x:.2f}' for x in load[1])} ({os.cpu_count()} cores).",
         "",
         "| import | wall s | CPU s | peak RSS MB |",
         "| --- | --- | --- | --- |",
@@ -214,16 +276,38 @@ def target_lines(full, part, naive, args, series, rows, size, cache, months, unt
     ]
 
 
+FULL = (1_600_000, 200_000, 600)  # the target's size: repos, members, days
+DEFAULT = (80_000, 10_000, 600)  # 1/20 of it, for a `make bench` of a few minutes
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backfill-repos", type=int, default=1_600_000)
-    parser.add_argument("--backfill-members", type=int, default=200_000)
-    parser.add_argument("--backfill-days", type=int, default=600)
+    parser.add_argument("--backfill-repos", type=int, default=None, help=f"default {DEFAULT[0]:,}")
+    parser.add_argument(
+        "--backfill-members", type=int, default=None, help=f"default {DEFAULT[1]:,}"
+    )
+    parser.add_argument("--backfill-days", type=int, default=None, help=f"default {DEFAULT[2]}")
+    parser.add_argument(
+        "--backfill-full",
+        action="store_true",
+        help=f"the target's size: {FULL[2]} days x {FULL[1]:,} members of {FULL[0]:,} repos "
+        "(about 3 GB of cache; generating it takes 1-2 min once)",
+    )
     parser.add_argument("--naive-months", type=int, default=2)
     parser.add_argument(
         "--backfill-cache",
         default=str(Path(tempfile.gettempdir()) / "collector-bench-hf-cache"),
         help="huggingface_hub cache the synthetic dataset is generated into (kept for reruns)",
     )
+
+
+def _size(args: argparse.Namespace) -> None:
+    """Fill in the size: --backfill-full, else the default, each overridable."""
+    base = FULL if args.backfill_full else DEFAULT
+    for name, value in zip(
+        ("backfill_repos", "backfill_members", "backfill_days"), base, strict=True
+    ):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ class DaemonProcess:
     def log(self) -> str:
         return self.log_path.read_text()
 
-    def wait_for_log(self, predicate: Callable[[str], bool], timeout: float = 20) -> str:
+    def wait_for_log(self, predicate: Callable[[str], bool], timeout: float = 60) -> str:
         """Poll the log until predicate(log) holds; fail with the log otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -66,8 +66,9 @@ class DaemonProcess:
         self.signalled = True
         self.proc.send_signal(signum)
 
-    def terminate(self, timeout: float = 20) -> int:
-        """SIGTERM (unless already sent), then the exit status."""
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM (unless already sent), then the exit status (bounds for a loaded
+        machine: the suite runs on every core, so a daemon mid-commit may be slow)."""
         if self.proc.poll() is None and not self.signalled:
             self.signal()
         try:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tests.fakedatasets import FakeDatasets
+from tests.fakehub import FakeHub
 
 REPO = "modelpulse/model-pulse-data"
 M = 1_000_000
@@ -211,3 +212,17 @@ def files(
 def publish(datasets: FakeDatasets) -> str:
     """Commit the dataset; its revision sha."""
     return datasets.commit(REPO, files(), "Daily update 2026-01-31")
+
+
+def add_members_today(hub: FakeHub) -> None:
+    """The family's five members on the Hub today, with the counters of an own snapshot
+    (510 + 195 + 14 + 5 + 19 = 743M all-time)."""
+    hub.add("Qwen/A", downloads_all_time=510 * M, downloads=7300, likes=60)
+    hub.add("Qwen/B", downloads_all_time=195 * M, downloads=3500, likes=25)
+    hub.add_derivative("u1/A-ft", "Qwen/A", downloads_all_time=14 * M, downloads=99, likes=2)
+    hub.add_derivative(
+        "u2/A-ft-gguf", "u1/A-ft", "quantized", downloads_all_time=5 * M, downloads=50
+    )
+    hub.add_derivative(
+        "u3/new-name", "Qwen/B", "adapter", downloads_all_time=19 * M, downloads=70, likes=1
+    )

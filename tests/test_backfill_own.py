@@ -29,15 +29,7 @@ def pulse(hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     datasets = FakeDatasets().attach(hub)
     pulse_data.publish(datasets)
     # The Hub today: the same five members, counters of the own snapshot.
-    hub.add("Qwen/A", downloads_all_time=510 * M, downloads=7300, likes=60)
-    hub.add("Qwen/B", downloads_all_time=195 * M, downloads=3500, likes=25)
-    hub.add_derivative("u1/A-ft", "Qwen/A", downloads_all_time=14 * M, downloads=99, likes=2)
-    hub.add_derivative(
-        "u2/A-ft-gguf", "u1/A-ft", "quantized", downloads_all_time=5 * M, downloads=50
-    )
-    hub.add_derivative(
-        "u3/new-name", "Qwen/B", "adapter", downloads_all_time=19 * M, downloads=70, likes=1
-    )
+    pulse_data.add_members_today(hub)
     hub.add("other/big", downloads_all_time=900 * M)
     yield datasets
 

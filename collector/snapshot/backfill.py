@@ -126,7 +126,7 @@ def store_import(
             revision=run["revision"],
             lineage_basis=run["lineage_basis"],
         )
-        con.execute("DROP TABLE imported")
+        con.execute("DROP TABLE IF EXISTS imported")  # write_import drops it once read
     return stored, present
 
 

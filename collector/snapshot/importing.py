@@ -260,33 +260,43 @@ def read_series(
     """Create temp table `imported` (repo_id, day, dl30, dl_all, likes) in `db`: the
     members' rows on `days`. A repo seen under two of its ids on one day (a rename) counts
     once, under its newest id."""
-    # the limit is for this read only: the connection goes back to DuckDB's default for
-    # what follows (the rollup of the imported days needs far more than a read)
+    db.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
+    db.execute("SET preserve_insertion_order = false")
+    db.register("_names", names)
+    db.register("_days", pa.table({"day": pa.array(days, pa.date32())}))
     try:
-        db.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
-        db.execute("SET preserve_insertion_order = false")
-        db.register("_names", names)
-        db.register("_days", pa.table({"day": pa.array(days, pa.date32())}))
-        try:
-            db.execute("CREATE OR REPLACE TEMP TABLE member_names AS SELECT * FROM _names")
-            db.execute("CREATE OR REPLACE TEMP TABLE wanted_days AS SELECT * FROM _days")
-        finally:
-            db.unregister("_names")
-            db.unregister("_days")
+        # rank 0: the id a repo's rows count under when a day has several (its newest id,
+        # else the smallest); only rows under another id need a look at the others
         db.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE imported AS
-            SELECT n.repo_id, CAST(s.day AS DATE) AS day, CAST(s.dl30 AS BIGINT) AS dl30,
-                   CAST(s.dl_all AS BIGINT) AS dl_all, CAST(s.likes AS BIGINT) AS likes
-            FROM read_parquet($files, union_by_name = true) s
-            JOIN member_names n ON n.alias = s.id
-            SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
-            QUALIFY row_number() OVER (PARTITION BY n.repo_id, CAST(s.day AS DATE)
-                                       ORDER BY (s.id = n.repo_id) DESC, s.id) = 1
-            """,
-            {"files": [str(f) for f in files]},
+            """CREATE OR REPLACE TEMP TABLE member_names AS
+               SELECT alias, repo_id, row_number() OVER (
+                   PARTITION BY repo_id ORDER BY (alias = repo_id) DESC, alias) - 1 AS rank
+               FROM _names"""
         )
-        db.execute("DROP TABLE member_names")
-        db.execute("DROP TABLE wanted_days")
+        db.execute("CREATE OR REPLACE TEMP TABLE wanted_days AS SELECT * FROM _days")
     finally:
-        db.execute("RESET memory_limit")
+        db.unregister("_names")
+        db.unregister("_days")
+    # A join, no window: sorting the members' rows (tens of millions) by repo and day to
+    # pick one row per pair cost more than the scan itself.
+    db.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE imported AS
+        SELECT n.repo_id, CAST(s.day AS DATE) AS day, CAST(s.dl30 AS BIGINT) AS dl30,
+               CAST(s.dl_all AS BIGINT) AS dl_all, CAST(s.likes AS BIGINT) AS likes, n.rank
+        FROM read_parquet($files, union_by_name = true) s
+        JOIN member_names n ON n.alias = s.id
+        SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
+        """,
+        {"files": [str(f) for f in files]},
+    )
+    db.execute(
+        """
+        DELETE FROM imported i WHERE i.rank > 0 AND EXISTS (
+            SELECT 1 FROM imported o
+            WHERE o.repo_id = i.repo_id AND o.day = i.day AND o.rank < i.rank)
+        """
+    )
+    db.execute("ALTER TABLE imported DROP COLUMN rank")
+    db.execute("DROP TABLE member_names")
+    db.execute("DROP TABLE wanted_days")

@@ -29,13 +29,14 @@ from datetime import UTC, date, datetime
 import duckdb
 import pyarrow as pa
 
-from collector.store import rollup
+from collector.store import import_rollup, rollup
 
 IMPORT_STRATEGY = "import"
 PLATFORM = "huggingface"  # the platform of every import so far (sources.platform)
 _EPOCH = date(1970, 1, 1)
 _BASE = -(2**50)
 _PER_DAY = 256  # imported runs of one day (one per family) before ids would collide
+_BY_REPO = "PARTITION BY repo_key ORDER BY idx"
 
 
 def import_run_id(day: date, slot: int) -> int:
@@ -65,6 +66,7 @@ class WriteResult:
     removed: int = 0  # days imported before and not any more
     members: int = 0
     rows: int = 0
+    rollup: str = ""  # "set-based" (import_rollup) or "rebuilt" (from the event views)
 
 
 def imported_days(con: duckdb.DuckDBPyConnection, family: str) -> dict[date, tuple[str, str, str]]:
@@ -88,13 +90,23 @@ def first_own_day(con: duckdb.DuckDBPyConnection, family: str) -> date | None:
     return row[0][0]
 
 
-def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[date, str]:
-    """Per day of temp table `imported`, a fingerprint of its rows (equal rows, equal print)."""
+@dataclass
+class DayRows:
+    """What temp table `imported` holds of one day, read in one pass (`day_rows`)."""
+
+    fingerprint: str  # equal rows, equal print
+    rows: int
+    all_time: bool  # some row has dl_all
+
+
+def day_rows(con: duckdb.DuckDBPyConnection) -> dict[date, DayRows]:
+    """Per day of temp table `imported`: its fingerprint, rows and whether it has dl_all."""
     rows = con.execute(
-        """SELECT day, count(*) || ':' || bit_xor(hash(repo_id, dl30, dl_all, likes))
+        """SELECT day, count(*) || ':' || bit_xor(hash(repo_id, dl30, dl_all, likes)),
+                  count(*), bool_or(dl_all IS NOT NULL)
            FROM imported GROUP BY day"""
     ).fetchall()
-    return {r[0]: str(r[1]) for r in rows}
+    return {r[0]: DayRows(str(r[1]), int(r[2]), bool(r[3])) for r in rows}
 
 
 def write_import(
@@ -110,9 +122,10 @@ def write_import(
     lineage_basis: str,
 ) -> WriteResult:
     """Replace the family's imported days by `days`, whose rows are in temp table
-    `imported` (repo_id, day, dl30, dl_all, likes) and whose members are `members` (with
+    `imported` (repo_id, day, dl30, dl_all, likes; dropped once read) and whose members are `members` (with
     every id of theirs in `names`), in one transaction."""
-    prints = fingerprints(con)
+    stats = day_rows(con)
+    prints = {d: x.fingerprint for d, x in stats.items()}
     before = imported_days(con, family)
     result = WriteResult(days=len(days), members=members.num_rows)
     for d in days:
@@ -128,9 +141,16 @@ def write_import(
         try:
             _delete_imported(con, family)
             if days:
-                _insert(con, family, days, prints, source, dataset, revision, lineage_basis)
-                result.rows = int(con.execute("SELECT count(*) FROM imported").fetchall()[0][0])
-            rollup.rebuild(con, family)
+                _insert(con, family, days, stats, source, dataset, revision, lineage_basis)
+                result.rows = sum(x.rows for x in stats.values())
+            result.rollup = "rebuilt"
+            if days:
+                if import_rollup.roll_up(con, family, PLATFORM):
+                    result.rollup = "set-based"
+                for table in ("imp_points", "imp_days"):
+                    con.execute(f"DROP TABLE {table}")
+            else:
+                rollup.rebuild(con, family, PLATFORM)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -198,7 +218,7 @@ def _insert(
     con: duckdb.DuckDBPyConnection,
     family: str,
     days: list[ImportedDay],
-    prints: dict[date, str],
+    stats: dict[date, DayRows],
     source: str,
     dataset: str,
     revision: str,
@@ -223,32 +243,44 @@ def _insert(
     con.execute(
         """CREATE OR REPLACE TEMP TABLE imp_days (
                idx INTEGER, run_id BIGINT, day DATE, partial BOOLEAN, flags VARCHAR,
-               revision VARCHAR, basis VARCHAR)"""
+               seen BIGINT, revision VARCHAR, basis VARCHAR)"""
     )
+    none = DayRows("0:0", 0, False)
     con.executemany(
-        "INSERT INTO imp_days VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO imp_days VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (i, rid, d.day, d.partial, _problems(d.flags), d.revision, d.lineage_basis)
+            (
+                i,
+                rid,
+                d.day,
+                d.partial,
+                _problems(d.flags),
+                stats.get(d.day, none).rows,
+                d.revision,
+                d.lineage_basis,
+            )
             for i, rid, d in plan
         ],
     )
     con.execute("CREATE OR REPLACE TEMP TABLE imp_members AS SELECT * FROM imp_members_arrow")
     _upsert_repos(con, plan[0][1])
     # Presence: a member is in a day-run when the day has its row; on a partial day, also
-    # when it was present the day-run before (kept at its last value, as `stale`).
+    # when it was present the day-run before (kept at its values there, as `stale`).
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE imp_present AS
-        SELECT k.repo_key, d.idx, false AS stale
+        SELECT k.repo_key, d.idx, false AS stale, i.dl30, i.dl_all, i.likes
         FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
         """
     )
+    con.execute("DROP TABLE imported")  # read: its tens of millions of rows are not needed
     for i, _, d in plan:
         if d.partial and i > 0:
             con.execute(
                 """
                 INSERT INTO imp_present
-                SELECT repo_key, $idx, true FROM imp_present p WHERE p.idx = $idx - 1
+                SELECT repo_key, $idx, true, dl30, dl_all, likes
+                FROM imp_present p WHERE p.idx = $idx - 1
                   AND repo_key NOT IN (SELECT repo_key FROM imp_present WHERE idx = $idx)
                 """,
                 {"idx": i},
@@ -257,13 +289,15 @@ def _insert(
         """
         INSERT INTO runs (run_id, family, started_at, finished_at, status, strategy,
                           repos_seen, members, stale, problems, source, revision, lineage_basis)
+        WITH p AS (
+            SELECT idx, count(*) AS members, count(*) FILTER (WHERE stale) AS stale
+            FROM imp_present GROUP BY idx
+        )
         SELECT d.run_id, $family, CAST(d.day AS TIMESTAMP), $now,
                CASE WHEN d.partial THEN 'partial' ELSE 'complete' END, $strategy,
-               (SELECT count(*) FROM imported i WHERE i.day = d.day),
-               (SELECT count(*) FROM imp_present p WHERE p.idx = d.idx),
-               (SELECT count(*) FROM imp_present p WHERE p.idx = d.idx AND p.stale),
+               d.seen, coalesce(p.members, 0), coalesce(p.stale, 0),
                d.flags, $source, coalesce(d.revision, $revision), coalesce(d.basis, $basis)
-        FROM imp_days d
+        FROM imp_days d LEFT JOIN p USING (idx)
         """,
         {
             "family": family,
@@ -284,18 +318,12 @@ def _insert(
                 d.day,
                 dataset,
                 json.dumps(d.flags) if d.flags else None,
-                prints.get(d.day, "0:0"),
+                stats.get(d.day, none).fingerprint,
                 now,
-                None,
+                stats.get(d.day, none).all_time,
             )
             for _, rid, d in plan
         ],
-    )
-    con.execute(
-        """UPDATE imports SET all_time = EXISTS (
-               SELECT 1 FROM imported i WHERE i.day = imports.day AND i.dl_all IS NOT NULL)
-           WHERE family = ?""",
-        [family],
     )
     con.execute(
         """
@@ -305,40 +333,63 @@ def _insert(
     )
     # Counters where they change from the repo's previous imported row; a missing value
     # keeps the last one known (as a snapshot does), so dl_all stays NULL before it exists.
+    # One window pass over the presences (one sort: every window below shares its partition
+    # and order) gives the rows to write, the islands of consecutive presence (membership
+    # intervals) and, kept in `imp_points`, what the set-based rollup (import_rollup.py)
+    # reads: the values in force at each presence and at the one before.
+    # A value missing after a known one must be carried over (last_value IGNORE NULLS, a
+    # costly frame); without such gaps (the usual case: dl_all missing only before it
+    # existed) the value before is simply the previous presence's.
+    gaps = con.execute(
+        """SELECT count(*) FROM imp_present
+           WHERE dl30 IS NULL OR likes IS NULL OR (dl_all IS NULL AND idx >= (
+               SELECT min(idx) FROM imp_present WHERE dl_all IS NOT NULL))"""
+    ).fetchall()[0][0]
+    carried = ",\n".join(
+        f"last_value({col} IGNORE NULLS) OVER ({_BY_REPO} ROWS BETWEEN UNBOUNDED PRECEDING "
+        f"AND {frame}) AS {prefix}{col}"
+        if gaps
+        else (f"lag({col}) OVER ({_BY_REPO}) AS p_{col}" if prefix else col)
+        for prefix, frame in (("", "CURRENT ROW"), ("p_", "1 PRECEDING"))
+        for col in ("dl30", "dl_all", "likes")
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE imp_points AS
+        SELECT * FROM (
+            SELECT repo_key, idx, island, dl30, dl_all, likes, p_dl30, p_dl_all, p_likes,
+                   prev_idx IS NOT NULL AS seen_before,
+                   NOT stale AND (prev_idx IS NULL OR dl30 IS DISTINCT FROM p_dl30
+                                  OR dl_all IS DISTINCT FROM p_dl_all
+                                  OR likes IS DISTINCT FROM p_likes) AS written,
+                   prev_idx IS DISTINCT FROM idx - 1 AS island_start,
+                   next_idx IS DISTINCT FROM idx + 1 AS island_end
+            FROM (
+                SELECT repo_key, idx, stale, {carried},
+                       lag(idx) OVER ({_BY_REPO}) AS prev_idx,
+                       lead(idx) OVER ({_BY_REPO}) AS next_idx,
+                       idx - row_number() OVER ({_BY_REPO}) AS island
+                FROM imp_present
+            )
+        ) WHERE written OR island_start OR island_end
+        """
+    )
+    con.execute("DROP TABLE imp_present")  # tens of millions of rows: free them early
     con.execute(
         """
         INSERT INTO counts (repo_key, run_id, downloads_30d, downloads_all_time, likes)
-        WITH v AS (
-            SELECT k.repo_key, d.run_id, d.idx,
-                   last_value(i.dl30 IGNORE NULLS) OVER w AS d30,
-                   last_value(i.dl_all IGNORE NULLS) OVER w AS d_all,
-                   last_value(i.likes IGNORE NULLS) OVER w AS lk
-            FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
-            WINDOW w AS (PARTITION BY k.repo_key ORDER BY d.idx
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-        )
-        , c AS (
-            SELECT *, row_number() OVER r AS n, lag(d30) OVER r AS p30,
-                   lag(d_all) OVER r AS pall, lag(lk) OVER r AS plk
-            FROM v WINDOW r AS (PARTITION BY repo_key ORDER BY idx)
-        )
-        SELECT repo_key, run_id, d30, d_all, lk FROM c
-        WHERE n = 1 OR d30 IS DISTINCT FROM p30 OR d_all IS DISTINCT FROM pall
-           OR lk IS DISTINCT FROM plk
+        SELECT p.repo_key, d.run_id, p.dl30, p.dl_all, p.likes
+        FROM imp_points p JOIN imp_days d USING (idx) WHERE p.written
         """
     )
     # Membership and lineage as intervals of consecutive day-runs of presence.
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE imp_islands AS
-        WITH g AS (
-            SELECT repo_key, idx, idx - row_number() OVER (PARTITION BY repo_key ORDER BY idx)
-                   AS grp
-            FROM imp_present
-        )
-        SELECT g.repo_key, f.run_id AS first_run, l.run_id AS last_run
-        FROM (SELECT repo_key, grp, min(idx) AS lo, max(idx) AS hi FROM g GROUP BY ALL) g
-        JOIN imp_days f ON f.idx = g.lo JOIN imp_days l ON l.idx = g.hi
+        SELECT p.repo_key, min(d.run_id) AS first_run, max(d.run_id) AS last_run
+        FROM imp_points p JOIN imp_days d USING (idx)
+        WHERE p.island_start OR p.island_end
+        GROUP BY p.repo_key, p.island
         """
     )
     con.execute(
@@ -363,7 +414,7 @@ def _insert(
         """,
         {"family": family},
     )
-    for table in ("imp_islands", "imp_present", "imp_members", "imp_days"):
+    for table in ("imp_islands", "imp_members"):
         con.execute(f"DROP TABLE {table}")
 
 

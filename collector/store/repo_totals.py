@@ -57,6 +57,11 @@ def refresh(con: duckdb.DuckDBPyConnection, family: str, platform: str = "huggin
     if done != days[:-1] or undo_run[0][0] not in (None, days[-1]):
         rebuild(con, family, platform)
         return
+    add_run(con, family, platform, days[-1])
+
+
+def add_run(con: duckdb.DuckDBPyConnection, family: str, platform: str, run_id: int) -> None:
+    """The rows of day-run `run_id`, just rolled up by `rollup` (its `rollup_undo`)."""
     # rollup_undo: the repos this day-run changed, with their state at the previous one
     con.execute(
         """
@@ -77,10 +82,10 @@ def refresh(con: duckdb.DuckDBPyConnection, family: str, platform: str = "huggin
         WHERE u.family = $family AND u.platform = $platform AND u.run_id = $run AND s.is_member
           AND new_downloads > 0
         """,
-        {"family": family, "platform": platform, "run": days[-1]},
+        {"family": family, "platform": platform, "run": run_id},
     )
-    con.execute("INSERT INTO rollup_repo_runs VALUES (?, ?, ?)", [family, platform, days[-1]])
-    _add_to_totals(con, family, platform, days[-1])
+    con.execute("INSERT INTO rollup_repo_runs VALUES (?, ?, ?)", [family, platform, run_id])
+    _add_to_totals(con, family, platform, run_id)
 
 
 def rebuild(

@@ -35,7 +35,7 @@ from collector.store import repo_totals
 from collector.store.views import ANOMALIES, DAY_SUM_COLUMNS, DAY_SUMS, DELTAS, GROUP_MOVES
 
 _STATE = ["is_member", "contrib", "last_role", "last_relation", "last_depth", "d30", "likes"]
-_TABLES = ("rollup_days", "rollup_groups", "rollup_anomalies", "rollup_state", "rollup_undo")
+TABLES = ("rollup_days", "rollup_groups", "rollup_anomalies", "rollup_state", "rollup_undo")
 _DAY_COLS = ", ".join(DAY_SUM_COLUMNS)
 
 
@@ -94,7 +94,7 @@ def refresh(con: duckdb.DuckDBPyConnection, family: str, platform: str = "huggin
         rebuild(con, family, platform)
         return
     for run_id, prev_run, prev_started in days[start:]:
-        _advance(con, family, platform, run_id, prev_run, prev_started)
+        advance(con, family, platform, run_id, prev_run, prev_started)
 
 
 def rebuild(
@@ -107,14 +107,30 @@ def rebuild(
     if family is not None:
         where = "family = $family AND platform = $platform"
         params = {"family": family, "platform": platform}
-    for table in _TABLES:
+    for table in TABLES:
         con.execute(f"DELETE FROM {table} WHERE {where}", params)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE ru_events AS SELECT * FROM member_events WHERE {where}",
         params,
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ru_deltas AS {DELTAS.format(events='ru_events')}")
-    _insert_sums(con, "ru_deltas", f"SELECT * FROM day_runs WHERE {where}", params)
+    from_events(con, family, platform, f"SELECT * FROM day_runs WHERE {where}", params)
+
+
+def from_events(
+    con: duckdb.DuckDBPyConnection,
+    family: str | None,
+    platform: str,
+    days: str,
+    params: dict[str, object],
+    kind: str = "TABLE",
+) -> None:
+    """Fill the (emptied) rollup of the day-runs `days` from temp table `ru_events`, rows of
+    `member_events`' shape: the rebuild's second half, shared with the set-based rollup of
+    an import (collector/store/import_rollup.py), so the rules of views.py apply once.
+    `kind` VIEW: `ru_events` is a view, and so is `ru_deltas` (tens of millions of wide
+    rows are cheaper computed again by each statement than written out and spilled)."""
+    con.execute(f"CREATE OR REPLACE TEMP {kind} ru_deltas AS {DELTAS.format(events='ru_events')}")
+    _insert_sums(con, "ru_deltas", days, params)
     con.execute(
         """
         INSERT INTO rollup_state (family, platform, repo_key, is_member, contrib, last_role,
@@ -140,8 +156,8 @@ def rebuild(
         """
     )
     repo_totals.rebuild(con, family, platform, deltas="ru_deltas")
-    con.execute("DROP TABLE ru_deltas")
-    con.execute("DROP TABLE ru_events")
+    con.execute(f"DROP {kind} ru_deltas")
+    con.execute(f"DROP {kind} ru_events")
 
 
 def _undo(con: duckdb.DuckDBPyConnection, family: str, platform: str, run_id: int) -> None:
@@ -173,7 +189,7 @@ def _undo(con: duckdb.DuckDBPyConnection, family: str, platform: str, run_id: in
     con.execute(f"DELETE FROM rollup_undo WHERE {mine}", params)
 
 
-def _advance(
+def advance(
     con: duckdb.DuckDBPyConnection,
     family: str,
     platform: str,
