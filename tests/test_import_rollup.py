@@ -39,6 +39,7 @@ TABLES = {
     "rollup_undo": "repo_key",
     "rollup_repo_new": "run_id, repo_key",
     "rollup_repo_runs": "run_id",
+    "rollup_repo_total": "repo_key",
 }
 FAMILIES = """
 [families.qwen]
