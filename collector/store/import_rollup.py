@@ -41,6 +41,9 @@ def roll_up(con: duckdb.DuckDBPyConnection, family: str, platform: str) -> bool:
     fam: dict[str, object] = {"family": family, "platform": platform}
     n, last = con.execute("SELECT count(*), max(run_id) FROM imp_days").fetchall()[0]
     if not n or not _fits(con, fam, n, last):
+        # the event views cannot work within the series read's memory limit at a large
+        # family's size ("failed to pin block"): DuckDB's default, spilling, instead
+        con.execute("RESET memory_limit")
         rollup.rebuild(con, family, platform)
         return False
     for table in rollup.TABLES:
