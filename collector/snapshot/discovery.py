@@ -318,17 +318,6 @@ def former_names(con: duckdb.DuckDBPyConnection, family: str) -> dict[str, list[
     return out
 
 
-STRATEGIES: dict[str, Callable[[], Discovery]] = {
-    "lineage": LineageDiscovery,
-    "hub": HubDiscovery,
-}
-
-
-def get_strategy(name: str) -> Discovery:
-    """A discovery strategy by name."""
-    return STRATEGIES[name]()
-
-
 def unlinked(
     family: Family, client: HubClient, member_ids: set[str], problems: Problems
 ) -> list[RepoRecord]:

@@ -95,7 +95,7 @@ def backfill_hubstats(
         progress("done")
         return result
     counting, downloaded = counting_bytes(progress)
-    cached = {r.sha: modelpulse._cached(hubstats.FILE, r.sha, hubstats.DATASET) for r in todo}
+    cached = {r.sha: modelpulse.cached_file(hubstats.FILE, r.sha, hubstats.DATASET) for r in todo}
     pins = [hubstats.pinned(r, cached[r.sha] is not None) for r in todo]
     total = sum(p.files.get(hubstats.FILE) or 0 for p in pins)
     progress("download", files=len(pins), total=total)

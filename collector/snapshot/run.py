@@ -40,7 +40,6 @@ from collector.snapshot.discovery import (
     LineageDiscovery,
     Progress,
     former_names,
-    get_strategy,
     no_progress,
 )
 from collector.snapshot.plan import make_plan, official_family, read_history, record_page_times
@@ -127,9 +126,8 @@ def take_snapshot(
             crawls.append(
                 CrawlJob(
                     [f],
-                    LineageDiscovery(formers.get(f.name))
-                    if choice.strategy == "lineage"
-                    else get_strategy(choice.strategy),
+                    # every choice but the whole-Hub crawl is a lineage crawl
+                    LineageDiscovery(formers.get(f.name)),
                     choice.estimate,
                     f.name,
                     fingerprint(f, choice.strategy),

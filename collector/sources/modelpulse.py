@@ -205,7 +205,7 @@ def _newest_cached_revision() -> str | None:
 
 def _pin_from_cache(revision: str | None) -> Pinned:
     revision = revision or _newest_cached_revision()
-    path = _cached("meta.json", revision) if revision else None
+    path = cached_file("meta.json", revision) if revision else None
     if path is None:
         wanted = f"revision {revision}" if revision else "any revision"
         raise SourceError(
@@ -219,12 +219,13 @@ def _pin_from_cache(revision: str | None) -> Pinned:
     for day in read_meta(Path(path), sha).days:
         files[f"series/{day:%Y-%m}.parquet"] = None
     for name in ("models.parquet", "children.parquet", "renames.parquet"):
-        if _cached(name, sha) is not None:
+        if cached_file(name, sha) is not None:
             files[name] = None
     return Pinned(sha, files, offline=True)
 
 
-def _cached(filename: str, revision: str, dataset: str = DATASET) -> str | None:
+def cached_file(filename: str, revision: str, dataset: str = DATASET) -> str | None:
+    """The path of a dataset file of `revision` in the huggingface_hub cache, if there."""
     found = try_to_load_from_cache(
         dataset, filename, cache_dir=cache_dir(), revision=revision, repo_type="dataset"
     )
@@ -249,7 +250,7 @@ def fetch_file(pinned: Pinned, path: str, progress: Progress = no_progress) -> P
     """The local path of one file at the pinned revision (of `pinned.dataset`), downloaded
     unless cached; only `bytes` events (a caller showing several files opens the bar)."""
     size = pinned.files.get(path) or 0
-    cached = _cached(path, pinned.revision, pinned.dataset)
+    cached = cached_file(path, pinned.revision, pinned.dataset)
     if cached is not None:
         progress("bytes", advance=size, path=path, cached=True)
         return Path(cached)
