@@ -6,7 +6,9 @@ Hub is tests/fakehub.py on 127.0.0.1, and huggingface_hub sees an empty HF_HOME.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from pathlib import Path
 
 # Before huggingface_hub is imported anywhere: no saved token, no telemetry.
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="collector-hf-home-")
+atexit.register(shutil.rmtree, os.environ["HF_HOME"], ignore_errors=True)
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.pop("HF_TOKEN", None)
 

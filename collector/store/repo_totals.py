@@ -112,7 +112,7 @@ def rebuild(
             (family, platform, run_id, repo_key, new_downloads, role, relation, depth)
         SELECT family, platform, run_id, repo_key, new_downloads, last_role, last_relation,
                last_depth
-        FROM {deltas} WHERE {where} AND new_downloads > 0 ORDER BY family, platform, run_id
+        FROM {deltas} WHERE {where} AND new_downloads > 0
         """,
         params,
     )

@@ -135,11 +135,15 @@ def from_events(
         """
         INSERT INTO rollup_state (family, platform, repo_key, is_member, contrib, last_role,
                                   last_relation, last_depth, d30, likes)
-        SELECT family, platform, repo_key, is_member, contrib, last_role, last_relation,
-               last_depth, CASE WHEN is_member THEN d30 ELSE 0 END,
-               CASE WHEN is_member THEN likes ELSE 0 END
-        FROM ru_events
-        QUALIFY row_number() OVER (PARTITION BY family, repo_key ORDER BY run_id DESC) = 1
+        SELECT family, platform, repo_key, s.is_member, s.contrib, s.last_role,
+               s.last_relation, s.last_depth, CASE WHEN s.is_member THEN s.d30 ELSE 0 END,
+               CASE WHEN s.is_member THEN s.likes ELSE 0 END
+        FROM (  -- each repo's last event (an aggregate: no sort of every event)
+            SELECT family, platform, repo_key,
+                   arg_max(struct_pack(is_member, contrib, last_role, last_relation,
+                                       last_depth, d30, likes), run_id) AS s
+            FROM ru_events GROUP BY family, platform, repo_key
+        )
         """
     )
     con.execute(

@@ -111,20 +111,28 @@ DAY_SUM_COLUMNS = (
 ).split()
 
 # Lineage groups (relation: official, finetune, quantized, adapter, merge, unspecified;
-# or depth): a repo moving group moves its contribution.
+# or depth): a repo moving group moves its contribution. The deltas are summed per pair of
+# groups first (one pass over them, a handful of rows per day-run), then each sum is
+# added to its group now and taken from its group before.
 GROUP_MOVES = """
+WITH pairs AS (
+    SELECT family, platform, run_id, last_relation, prev_relation, last_depth, prev_depth,
+           sum(contrib) AS contrib, sum(prev_contrib) AS prev_contrib,
+           count(prev_contrib) AS with_prev
+    FROM {deltas} GROUP BY ALL
+)
 SELECT family, platform, run_id, dimension, grp, sum(delta) AS delta FROM (
     SELECT family, platform, run_id, 'relation' AS dimension, last_relation AS grp,
-           contrib AS delta FROM {deltas}
+           contrib AS delta FROM pairs
     UNION ALL
     SELECT family, platform, run_id, 'relation', prev_relation, -prev_contrib
-    FROM {deltas} WHERE prev_contrib IS NOT NULL
+    FROM pairs WHERE with_prev > 0
     UNION ALL
     SELECT family, platform, run_id, 'depth', CAST(last_depth AS VARCHAR), contrib
-    FROM {deltas}
+    FROM pairs
     UNION ALL
     SELECT family, platform, run_id, 'depth', CAST(prev_depth AS VARCHAR), -prev_contrib
-    FROM {deltas} WHERE prev_contrib IS NOT NULL
+    FROM pairs WHERE with_prev > 0
 ) GROUP BY ALL
 """
 
