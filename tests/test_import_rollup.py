@@ -22,7 +22,7 @@ import pytest
 
 from collector.families import get_families
 from collector.snapshot import backfill as backfill_mod
-from collector.store import rollup
+from collector.store import imports, rollup
 from tests import pulse_data
 from tests.conftest import Cli
 from tests.fakedatasets import FakeDatasets
@@ -209,3 +209,49 @@ def test_import_of_repos_another_family_imported_is_rebuilt(
     assert backfill(isolated_env, "qwen") == "set-based"
     assert backfill(isolated_env, "small") == "rebuilt"
     equals_rebuild(isolated_env, "small")
+
+
+# Tables an import writes, each row with its repo named (keys are the warehouse's own)
+# and without the times of writing.
+WRITTEN = {
+    "counts": "SELECT r.repo_id, c.* EXCLUDE (repo_key) FROM counts c JOIN repos r USING (repo_key)",
+    "membership": """SELECT r.repo_id, p.repo_id AS parent, m.* EXCLUDE (repo_key, parent_key)
+                     FROM membership m JOIN repos r USING (repo_key)
+                     LEFT JOIN repos p ON p.repo_key = m.parent_key""",
+    "edges": "SELECT r.repo_id, e.* EXCLUDE (child_key) FROM edges e JOIN repos r ON r.repo_key = e.child_key",
+    "stale": "SELECT r.repo_id, s.run_id FROM stale s JOIN repos r USING (repo_key)",
+    "runs": "SELECT * EXCLUDE (finished_at) FROM runs",
+    "imports": "SELECT * EXCLUDE (imported_at) FROM imports",
+    "repo_names": "SELECT r.repo_id, n.repo_id AS alias FROM repo_names n JOIN repos r USING (repo_key)",
+    "family_daily": "SELECT * FROM family_daily",
+    "report_anomalies": "SELECT * FROM report_anomalies",
+    "rollup_repo_new": """SELECT r.repo_id, t.* EXCLUDE (repo_key)
+                          FROM rollup_repo_new t JOIN repos r USING (repo_key)""",
+    "rollup_groups": "SELECT * FROM rollup_groups",
+}
+
+
+def written(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            name: sorted(con.execute(sql).fetchall(), key=repr) for name, sql in WRITTEN.items()
+        }
+
+
+@pytest.mark.parametrize("gap", [False, True])
+def test_an_import_in_chunks_of_members_writes_what_one_chunk_does(
+    pulse: FakeDatasets, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, gap: bool
+) -> None:
+    if gap:
+        pulse.commit(pulse_data.REPO, pulse_data.files(rows(gap=True)), "Daily update")
+    qwen = get_families(["qwen"], None)[0]
+    whole = isolated_env.with_name("whole.duckdb")
+    one = backfill_mod.backfill(qwen, db=whole).stored
+    assert one is not None and (one.chunks, one.rollup) == (1, "set-based")
+    # a chunk per repo: u3's old name is outside its chunk's range of ids (read apart)
+    monkeypatch.setattr(imports, "ROWS_PER_CHUNK", 1)
+    many = backfill_mod.backfill(qwen, db=isolated_env).stored
+    assert many is not None and (many.chunks, many.rollup) == (5, "set-based")
+    assert (many.rows, many.days) == (one.rows, one.days)
+    assert written(isolated_env) == written(whole)
+    equals_rebuild(isolated_env)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -25,9 +25,9 @@ from collector.errors import UsageError
 from collector.families import Family
 from collector.snapshot.importing import (
     Lineage,
+    SeriesRows,
     add_renames,
     dataset_lineage,
-    read_series,
     warehouse_lineage,
 )
 from collector.sources import hubstats, modelpulse
@@ -97,36 +97,49 @@ def counting_bytes(progress: Progress) -> tuple[Progress, Callable[[], int]]:
     return counting, lambda: downloaded
 
 
+class ImportRows(imports.Rows, Protocol):
+    """An import's rows (imports.Rows), with their days read first."""
+
+    def start(self, con: Any) -> set[date]:
+        """Prepare to read on `con`; the days that have rows of any member."""
+        ...
+
+    def end(self, con: Any) -> None:
+        """Drop what `start` and `read` left on `con`."""
+        ...
+
+
 def store_import(
     db: str | os.PathLike[str] | None,
     family: str,
-    fill: Callable[[Any], None],
+    rows: ImportRows,
     day: Callable[[date], imports.ImportedDay],
     members: Any,
     names: Any,
     progress: Progress,
     **run: str,
 ) -> tuple[imports.WriteResult, set[date]]:
-    """Write the import: `fill` creates temp table `imported` (repo_id, day, dl30, dl_all,
-    likes); each day with rows becomes `day(d)`; `run` gives source, dataset, revision and
-    lineage_basis. The days stored, and what changed."""
+    """Write the import of `rows`: each day with rows becomes `day(d)`; `run` gives source,
+    dataset, revision and lineage_basis. The days stored, and what changed."""
     with warehouse.writer(db) as con:
-        fill(con)
-        present = {r[0] for r in con.execute("SELECT DISTINCT day FROM imported").fetchall()}
-        days = [day(d) for d in sorted(present)]
-        progress("storing", days=len(days))
-        stored = imports.write_import(
-            con,
-            family,
-            days,
-            members,
-            names,
-            source=run["source"],
-            dataset=run["dataset"],
-            revision=run["revision"],
-            lineage_basis=run["lineage_basis"],
-        )
-        con.execute("DROP TABLE IF EXISTS imported")  # write_import drops it once read
+        try:
+            present = rows.start(con)
+            days = [day(d) for d in sorted(present)]
+            progress("storing", days=len(days))
+            stored = imports.write_import(
+                con,
+                family,
+                days,
+                members,
+                names,
+                rows,
+                source=run["source"],
+                dataset=run["dataset"],
+                revision=run["revision"],
+                lineage_basis=run["lineage_basis"],
+            )
+        finally:
+            rows.end(con)
     return stored, present
 
 
@@ -202,7 +215,7 @@ def backfill(
     result.stored, present = store_import(
         db,
         family.name,
-        lambda con: read_series(con, [files[m] for m in months], names, sorted(wanted)),
+        SeriesRows([files[m] for m in months], names, sorted(wanted)),
         lambda d: imports.ImportedDay(
             d, meta.flags.get(d, []), "partial_day" in meta.flags.get(d, [])
         ),
@@ -391,7 +404,7 @@ def check(
         _check(pinned, "series", f, path)
     scratch = duckdb.connect()
     try:
-        read_series(scratch, [files[m] for m in months if m in files], names, shared)
+        SeriesRows([files[m] for m in months if m in files], names, shared).read_all(scratch)
         scratch.register("own", own)
         scratch.register("wanted", pa.table({"date": pa.array(shared, pa.date32())}))
         rows = scratch.execute(

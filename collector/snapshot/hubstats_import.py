@@ -121,18 +121,11 @@ def backfill_hubstats(
         result.members = members.num_rows
         progress("lineage", described=DESCRIBED, members=members.num_rows)
 
-        def fill(con: Any) -> None:
-            quoted = str(scratch_path).replace("'", "''")
-            con.execute(f"ATTACH '{quoted}' AS scratch (READ_ONLY)")
-            try:
-                con.execute("CREATE OR REPLACE TEMP TABLE imported AS SELECT * FROM scratch.rows")
-            finally:
-                con.execute("DETACH scratch")
-
+        rows = ScratchRows(scratch_path)
         result.stored, present = store_import(
             db,
             family.name,
-            fill,
+            rows,
             lambda d: imports.ImportedDay(d, revision=by_day[d].sha, lineage_basis=by_day[d].basis),
             members,
             names,
@@ -226,3 +219,27 @@ def _by_current_id(scratch: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Tab
         """
     )
     return members, names
+
+
+class ScratchRows:
+    """The rows kept in the scratch file's table `rows` (imports.Rows, via store_import)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def start(self, con: Any) -> set[date]:
+        quoted = str(self.path).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS scratch (READ_ONLY)")
+        return {r[0] for r in con.execute("SELECT DISTINCT day FROM scratch.rows").fetchall()}
+
+    def read(self, con: Any, chunk: int) -> None:
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE imported AS
+               SELECT r.* FROM scratch.rows r
+               SEMI JOIN imp_chunks c ON c.repo_id = r.repo_id AND c.chunk = $chunk""",
+            {"chunk": chunk},
+        )
+
+    def end(self, con: Any) -> None:
+        con.execute("DROP TABLE IF EXISTS imported")
+        con.execute("DETACH DATABASE IF EXISTS scratch")

@@ -254,49 +254,116 @@ def add_renames(lineage: Lineage, renames: Path | None) -> pa.Table:
         db.close()
 
 
-def read_series(
-    db: duckdb.DuckDBPyConnection, files: list[Path], names: pa.Table, days: list[date]
-) -> None:
-    """Create temp table `imported` (repo_id, day, dl30, dl_all, likes) in `db`: the
-    members' rows on `days`. A repo seen under two of its ids on one day (a rename) counts
-    once, under its newest id."""
-    db.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
-    db.execute("SET preserve_insertion_order = false")
-    db.register("_names", names)
-    db.register("_days", pa.table({"day": pa.array(days, pa.date32())}))
-    try:
-        # rank 0: the id a repo's rows count under when a day has several (its newest id,
-        # else the smallest); only rows under another id need a look at the others
+class SeriesRows:
+    """The members' rows of the dataset's series files on the import's days (imports.Rows).
+
+    `start` reads which days have rows (ids and days only); `read` then reads one chunk of
+    members at a time. The files are sorted by id with row-group statistics, and a chunk
+    is a range of ids: DuckDB pushes the range of the join's ids into the scan and skips
+    the row groups outside it, so the chunks together cost about one read. An old id of a
+    repo outside its chunk's range (a rename) is read once for all, beforehand."""
+
+    def __init__(self, files: list[Path], names: pa.Table, days: list[date]) -> None:
+        self.files = [str(f) for f in files]
+        self.names = names
+        self.days = days
+        self._strays = False
+
+    def start(self, db: duckdb.DuckDBPyConnection) -> set[date]:
+        """Temp tables of the members' ids and the days; the days with rows."""
+        db.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
+        db.execute("SET preserve_insertion_order = false")
+        db.register("_names", self.names)
+        db.register("_days", pa.table({"day": pa.array(self.days, pa.date32())}))
+        try:
+            # rank 0: the id a repo's rows count under when a day has several (its newest
+            # id, else the smallest); only rows under another id need a look at the others
+            db.execute(
+                """CREATE OR REPLACE TEMP TABLE member_names AS
+                   SELECT alias, repo_id, row_number() OVER (
+                       PARTITION BY repo_id ORDER BY (alias = repo_id) DESC, alias) - 1 AS rank
+                   FROM _names"""
+            )
+            db.execute("CREATE OR REPLACE TEMP TABLE wanted_days AS SELECT * FROM _days")
+        finally:
+            db.unregister("_names")
+            db.unregister("_days")
+        present = db.execute(
+            """
+            SELECT DISTINCT CAST(s.day AS DATE) FROM read_parquet($files, union_by_name = true) s
+            SEMI JOIN member_names n ON n.alias = s.id
+            SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
+            """,
+            {"files": self.files},
+        ).fetchall()
+        return {r[0] for r in present}
+
+    def read(self, db: duckdb.DuckDBPyConnection, chunk: int) -> None:
+        if not self._strays:
+            self._read_strays(db)
+        # A join, no window: sorting the members' rows (tens of millions) by repo and day
+        # to pick one row per pair cost more than the scan itself.
         db.execute(
-            """CREATE OR REPLACE TEMP TABLE member_names AS
-               SELECT alias, repo_id, row_number() OVER (
-                   PARTITION BY repo_id ORDER BY (alias = repo_id) DESC, alias) - 1 AS rank
-               FROM _names"""
+            f"""
+            CREATE OR REPLACE TEMP TABLE imported AS
+            SELECT n.repo_id, {_VALUES}, n.rank
+            FROM read_parquet($files, union_by_name = true) s
+            JOIN (SELECT * FROM chunk_names WHERE chunk = $chunk AND NOT stray) n
+              ON n.alias = s.id
+            SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
+            UNION ALL
+            SELECT repo_id, day, dl30, dl_all, likes, rank FROM stray_rows WHERE chunk = $chunk
+            """,
+            {"files": self.files, "chunk": chunk},
         )
-        db.execute("CREATE OR REPLACE TEMP TABLE wanted_days AS SELECT * FROM _days")
-    finally:
-        db.unregister("_names")
-        db.unregister("_days")
-    # A join, no window: sorting the members' rows (tens of millions) by repo and day to
-    # pick one row per pair cost more than the scan itself.
-    db.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE imported AS
-        SELECT n.repo_id, CAST(s.day AS DATE) AS day, CAST(s.dl30 AS BIGINT) AS dl30,
-               CAST(s.dl_all AS BIGINT) AS dl_all, CAST(s.likes AS BIGINT) AS likes, n.rank
-        FROM read_parquet($files, union_by_name = true) s
-        JOIN member_names n ON n.alias = s.id
-        SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
-        """,
-        {"files": [str(f) for f in files]},
-    )
-    db.execute(
-        """
-        DELETE FROM imported i WHERE i.rank > 0 AND EXISTS (
-            SELECT 1 FROM imported o
-            WHERE o.repo_id = i.repo_id AND o.day = i.day AND o.rank < i.rank)
-        """
-    )
-    db.execute("ALTER TABLE imported DROP COLUMN rank")
-    db.execute("DROP TABLE member_names")
-    db.execute("DROP TABLE wanted_days")
+        db.execute(
+            """
+            DELETE FROM imported i WHERE i.rank > 0 AND EXISTS (
+                SELECT 1 FROM imported o
+                WHERE o.repo_id = i.repo_id AND o.day = i.day AND o.rank < i.rank)
+            """
+        )
+        db.execute("ALTER TABLE imported DROP COLUMN rank")
+
+    def _read_strays(self, db: duckdb.DuckDBPyConnection) -> None:
+        """Each id with its repo's chunk (imp_chunks); `stray`: outside the range of the
+        chunk's ids, and read now, once, with every other stray id."""
+        db.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE chunk_names AS
+            WITH n AS (SELECT n.*, c.chunk FROM member_names n JOIN imp_chunks c USING (repo_id))
+            SELECT n.*, NOT (n.alias BETWEEN r.lo AND r.hi) AS stray
+            FROM n JOIN (SELECT chunk, min(alias) AS lo, max(alias) AS hi FROM n
+                         WHERE rank = 0 GROUP BY chunk) r USING (chunk)
+            """
+        )
+        strays = db.execute("SELECT count(*) FROM chunk_names WHERE stray").fetchall()[0][0]
+        db.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE stray_rows AS
+            SELECT n.repo_id, {_VALUES}, n.rank, n.chunk
+            FROM read_parquet($files, union_by_name = true) s
+            JOIN (SELECT * FROM chunk_names WHERE stray) n ON n.alias = s.id
+            SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
+            {"" if strays else "LIMIT 0"}
+            """,
+            {"files": self.files},
+        )
+        self._strays = True
+
+    def read_all(self, db: duckdb.DuckDBPyConnection) -> None:
+        """Temp table `imported` with every member's rows at once (a few days' worth)."""
+        self.start(db)
+        db.execute(
+            """CREATE OR REPLACE TEMP TABLE imp_chunks AS
+               SELECT DISTINCT repo_id, 0 AS chunk FROM member_names"""
+        )
+        self.read(db, 0)
+
+    def end(self, db: duckdb.DuckDBPyConnection) -> None:
+        for table in ("member_names", "wanted_days", "chunk_names", "stray_rows", "imported"):
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+_VALUES = """CAST(s.day AS DATE) AS day, CAST(s.dl30 AS BIGINT) AS dl30,
+               CAST(s.dl_all AS BIGINT) AS dl_all, CAST(s.likes AS BIGINT) AS likes"""

@@ -13,16 +13,19 @@ projection of those rows, with no further sort:
   valued as that row (counters are carried forward as the import stores them);
 - a departure event on the day-run after an island ends (no row of its own).
 
-These events, in `member_events`' shape, go through `rollup.from_events`: the rules of
-views.py (DELTAS, DAY_SUMS, GROUP_MOVES, ANOMALIES) and the state/undo/new-download rows
-are the rebuild's own. Own day-runs after the imported ones (own snapshots always come
-later) are then rolled up one by one as a snapshot does (`rollup.advance`).
+These events, in `member_events`' shape, go through the rebuild's own steps
+(`rollup.begin_events`, `add_events`, `finish_events`): the rules of views.py (DELTAS,
+DAY_SUMS, GROUP_MOVES, ANOMALIES) and the state/undo/new-download rows are the rebuild's.
+The import writes its members a chunk at a time (imports.Rows), so `add_chunk` adds each
+chunk's events and `finish` adds up the per-day-run sums of all of them. Own day-runs after
+the imported ones (own snapshots always come later) are then rolled up one by one as a
+snapshot does (`rollup.advance`).
 
 This holds only when the imported day-runs are the family's first day-runs and no other
 run stored counters of its repos among them (another family's import of the same repos)
-and each repo has one role, relation and depth over the import; otherwise the family's
+and each repo has one role, relation and depth; otherwise (`begin` says so) the family's
 rollup is rebuilt from the event views. tests/test_import_rollup.py checks both paths
-against the rebuild.
+against the rebuild, and an import in many chunks against one in a single chunk.
 """
 
 from __future__ import annotations
@@ -34,24 +37,48 @@ from collector.store import repo_totals, rollup
 _FAM = "family = $family AND platform = $platform"
 
 
-def roll_up(con: duckdb.DuckDBPyConnection, family: str, platform: str) -> bool:
-    """Roll up the family after an import whose rows are in temp tables `imp_days` (idx,
-    run_id, day) and `imp_points`, in the caller's transaction. False: the import was not
-    of the shape this needs, and the rollup was rebuilt from the event views instead."""
+def begin(con: duckdb.DuckDBPyConnection, family: str, platform: str) -> bool:
+    """Before the import writes its chunks (its day-runs in temp table `imp_days`, stored in
+    `runs`; its members' keys in `imp_keys`; none of their counters written yet), in the
+    caller's transaction: whether the set-based rollup applies. If so, the family's rollup
+    is emptied, to be filled by `add_chunk` and `finish`."""
     fam: dict[str, object] = {"family": family, "platform": platform}
     n, last = con.execute("SELECT count(*), max(run_id) FROM imp_days").fetchall()[0]
     if not n or not _fits(con, fam, n, last):
+        return False
+    for table in rollup.TABLES:
+        con.execute(f"DELETE FROM {table} WHERE {_FAM}", fam)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE imp_runs AS
+           SELECT idx, run_id, day, CAST(lag(day) OVER (ORDER BY idx) AS TIMESTAMP) AS prev_at
+           FROM imp_days"""
+    )
+    rollup.begin_events(con, family, platform)
+    return True
+
+
+def add_chunk(con: duckdb.DuckDBPyConnection, family: str, platform: str) -> None:
+    """The rollup rows of one chunk of repos, from its temp table `imp_points`."""
+    n = con.execute("SELECT count(*) FROM imp_days").fetchall()[0][0]
+    _events(con, family, platform, n)
+    rollup.add_events(con, kind="VIEW")
+
+
+def finish(con: duckdb.DuckDBPyConnection, family: str, platform: str, fits: bool) -> bool:
+    """After the last chunk: the day-run sums and totals, then the own day-runs after the
+    import. Without `fits`, the family's rollup is rebuilt from the event views instead
+    (False)."""
+    fam: dict[str, object] = {"family": family, "platform": platform}
+    if not fits:
         # the event views cannot work within the series read's memory limit at a large
         # family's size ("failed to pin block"): DuckDB's default, spilling, instead
         con.execute("RESET memory_limit")
         rollup.rebuild(con, family, platform)
         return False
-    for table in rollup.TABLES:
-        con.execute(f"DELETE FROM {table} WHERE {_FAM}", fam)
-    _events(con, family, platform, n)
+    last = con.execute("SELECT max(run_id) FROM imp_days").fetchall()[0][0]
     params = {**fam, "last": last}
     days = f"SELECT * FROM day_runs WHERE {_FAM} AND run_id <= $last"
-    rollup.from_events(con, family, platform, days, params, kind="VIEW")
+    rollup.finish_events(con, family, platform, days, params)
     con.execute("DROP TABLE imp_roles")
     con.execute("DROP TABLE imp_runs")
     # own day-runs after the import: compared with the state at the last imported one
@@ -68,7 +95,8 @@ def roll_up(con: duckdb.DuckDBPyConnection, family: str, platform: str) -> bool:
 
 
 def _fits(con: duckdb.DuckDBPyConnection, fam: dict[str, object], n: int, last: int) -> bool:
-    """Whether the imported day-runs are the family's first and only its rows count there."""
+    """Whether the imported day-runs are the family's first, each member has one role,
+    relation and depth, and no other run stored counters of its repos among them."""
     params = {**fam, "last": last}
     runs = con.execute(
         f"""SELECT count(*), count(*) FILTER (WHERE run_id IN (SELECT run_id FROM imp_days))
@@ -77,27 +105,27 @@ def _fits(con: duckdb.DuckDBPyConnection, fam: dict[str, object], n: int, last: 
     ).fetchall()[0]
     if runs != (n, n):
         return False
+    # membership's labels, as imports._insert writes them
     con.execute(
-        f"""
+        """
         CREATE OR REPLACE TEMP TABLE imp_roles AS
-        SELECT m.*, r.created_at FROM (
-            SELECT DISTINCT repo_key, role, relation, depth FROM membership
-            WHERE {_FAM} AND first_run <= $last
-        ) m JOIN repos r USING (repo_key)
-        """,
-        params,
+        SELECT DISTINCT k.repo_key, k.role,
+               CASE WHEN k.role = 'derivative' THEN coalesce(k.relation, 'unspecified') END
+                   AS relation,
+               k.depth, r.created_at
+        FROM imp_keys k JOIN repos r USING (repo_key)
+        """
     )
     one_role = con.execute("SELECT count(*) = count(DISTINCT repo_key) FROM imp_roles").fetchall()[
         0
     ][0]
-    # counter rows among the imported day-runs that this import did not write
-    written = con.execute("SELECT count(*) FROM imp_points WHERE written").fetchall()[0][0]
+    # counter rows among the imported day-runs already stored (another family's import)
     stored = con.execute(
         """SELECT count(*) FROM counts c SEMI JOIN imp_roles r ON r.repo_key = c.repo_key
            WHERE c.run_id <= $last""",
         {"last": last},
     ).fetchall()[0][0]
-    if not one_role or stored != written:
+    if not one_role or stored:
         con.execute("DROP TABLE imp_roles")
         return False
     return True
@@ -107,12 +135,6 @@ def _events(con: duckdb.DuckDBPyConnection, family: str, platform: str, n: int) 
     """Temp view `ru_events`: the rows `member_events` holds for the imported day-runs (a
     view takes no parameters: the values are quoted into it)."""
     params = {"family": _quote(family), "platform": _quote(platform), "n": str(int(n))}
-    # per repo and per day-run, what the view joins (few rows: each event probes two tables)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE imp_runs AS
-           SELECT idx, run_id, day, CAST(lag(day) OVER (ORDER BY idx) AS TIMESTAMP) AS prev_at
-           FROM imp_days"""
-    )
     # A member event where the repo wrote a counter row or starts an island; its previous
     # event is the presence before (same island: a member then, valued as the row before)
     # or, after a gap, that island's departure (not a member, the same contribution). A

@@ -14,6 +14,12 @@ so every view, report and claim reads it unchanged:
   later own snapshots rely on (a counter row they did not repeat, an interval they
   extended) are first re-anchored on those snapshots, so nothing of theirs is lost.
 
+The rows are read and written a chunk of members at a time (`Rows`, `ROWS_PER_CHUNK`):
+each chunk's presences are sorted once by the window pass and read again by the rollup,
+and chunks of a few million rows do both in memory, where a whole 200,000-member history
+(tens of millions of rows) spilled to disk. Per-day figures (rows, fingerprints) and
+per-day-run sums are added up over the chunks.
+
 The commit path of snapshots (collector/snapshot/commit.py) writes one run at a time, in
 time order, and compares each with the latest stored counters: day by day that is a pass over
 the whole counter table per day (quadratic in the days), and it cannot put days before
@@ -25,6 +31,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -67,6 +74,7 @@ class WriteResult:
     members: int = 0
     rows: int = 0
     rollup: str = ""  # "set-based" (import_rollup) or "rebuilt" (from the event views)
+    chunks: int = 0  # chunks of members the rows were read and written in
 
 
 def imported_days(con: duckdb.DuckDBPyConnection, family: str) -> dict[date, tuple[str, str, str]]:
@@ -90,23 +98,20 @@ def first_own_day(con: duckdb.DuckDBPyConnection, family: str) -> date | None:
     return row[0][0]
 
 
-@dataclass
-class DayRows:
-    """What temp table `imported` holds of one day, read in one pass (`day_rows`)."""
+class Rows(Protocol):
+    """Where an import's rows come from: read a chunk of the members at a time, so that
+    each chunk's rows (and the window pass over them) fit in memory whatever the family."""
 
-    fingerprint: str  # equal rows, equal print
-    rows: int
-    all_time: bool  # some row has dl_all
+    def read(self, con: duckdb.DuckDBPyConnection, chunk: int) -> None:
+        """Create temp table `imported` (repo_id, day, dl30, dl_all, likes): the rows of
+        the member ids that temp table `imp_chunks` (repo_id, chunk) puts in `chunk`, one
+        row per id and day, on the import's days only."""
+        ...
 
 
-def day_rows(con: duckdb.DuckDBPyConnection) -> dict[date, DayRows]:
-    """Per day of temp table `imported`: its fingerprint, rows and whether it has dl_all."""
-    rows = con.execute(
-        """SELECT day, count(*) || ':' || bit_xor(hash(repo_id, dl30, dl_all, likes)),
-                  count(*), bool_or(dl_all IS NOT NULL)
-           FROM imported GROUP BY day"""
-    ).fetchall()
-    return {r[0]: DayRows(str(r[1]), int(r[2]), bool(r[3])) for r in rows}
+# Rows of one chunk: its window pass sorts them, and the rollup reads them again per
+# statement; 6M presences (about 300 MB) stay under the series read's memory limit.
+ROWS_PER_CHUNK = 6_000_000
 
 
 def write_import(
@@ -115,39 +120,32 @@ def write_import(
     days: list[ImportedDay],
     members: pa.Table,
     names: pa.Table,
+    rows: Rows,
     *,
     source: str,
     dataset: str,
     revision: str,
     lineage_basis: str,
 ) -> WriteResult:
-    """Replace the family's imported days by `days`, whose rows are in temp table
-    `imported` (repo_id, day, dl30, dl_all, likes; dropped once read) and whose members are `members` (with
-    every id of theirs in `names`), in one transaction."""
-    stats = day_rows(con)
-    prints = {d: x.fingerprint for d, x in stats.items()}
+    """Replace the family's imported days by `days` (the days `rows` has rows on), whose
+    members are `members` (with every id of theirs in `names`), in one transaction."""
     before = imported_days(con, family)
     result = WriteResult(days=len(days), members=members.num_rows)
-    for d in days:
-        if d.day not in before:
-            result.added += 1
-        elif before[d.day][2] != prints.get(d.day, "0:0"):
-            result.changed += 1
-    result.removed = len(set(before) - {d.day for d in days})
+    prints: dict[date, str] = {}
     con.register("imp_members_arrow", members)
     con.register("imp_names_arrow", names)
     try:
         con.execute("BEGIN TRANSACTION")
         try:
             _delete_imported(con, family)
-            if days:
-                _insert(con, family, days, stats, source, dataset, revision, lineage_basis)
-                result.rows = sum(x.rows for x in stats.values())
             result.rollup = "rebuilt"
             if days:
-                if import_rollup.roll_up(con, family, PLATFORM):
+                prints, result.rows, result.chunks, set_based = _insert(
+                    con, family, days, rows, source, dataset, revision, lineage_basis
+                )
+                if set_based:
                     result.rollup = "set-based"
-                for table in ("imp_points", "imp_days"):
+                for table in ("imp_days", "imp_keys", "imp_chunks"):
                     con.execute(f"DROP TABLE {table}")
             else:
                 rollup.rebuild(con, family, PLATFORM)
@@ -158,6 +156,12 @@ def write_import(
     finally:
         con.unregister("imp_members_arrow")
         con.unregister("imp_names_arrow")
+    for d in days:
+        if d.day not in before:
+            result.added += 1
+        elif before[d.day][2] != prints.get(d.day, "0:0"):
+            result.changed += 1
+    result.removed = len(set(before) - {d.day for d in days})
     return result
 
 
@@ -218,12 +222,14 @@ def _insert(
     con: duckdb.DuckDBPyConnection,
     family: str,
     days: list[ImportedDay],
-    stats: dict[date, DayRows],
+    rows: Rows,
     source: str,
     dataset: str,
     revision: str,
     lineage_basis: str,
-) -> None:
+) -> tuple[dict[date, str], int, int, bool]:
+    """Store the days, a chunk of members at a time: each day's row fingerprint, the rows
+    stored, the chunks, and whether the rollup was set-based."""
     now = datetime.now(UTC).replace(tzinfo=None)
     taken = {
         (r[0], r[1])
@@ -243,61 +249,27 @@ def _insert(
     con.execute(
         """CREATE OR REPLACE TEMP TABLE imp_days (
                idx INTEGER, run_id BIGINT, day DATE, partial BOOLEAN, flags VARCHAR,
-               seen BIGINT, revision VARCHAR, basis VARCHAR)"""
+               revision VARCHAR, basis VARCHAR)"""
     )
-    none = DayRows("0:0", 0, False)
     con.executemany(
-        "INSERT INTO imp_days VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO imp_days VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            (
-                i,
-                rid,
-                d.day,
-                d.partial,
-                _problems(d.flags),
-                stats.get(d.day, none).rows,
-                d.revision,
-                d.lineage_basis,
-            )
+            (i, rid, d.day, d.partial, _problems(d.flags), d.revision, d.lineage_basis)
             for i, rid, d in plan
         ],
     )
     con.execute("CREATE OR REPLACE TEMP TABLE imp_members AS SELECT * FROM imp_members_arrow")
     _upsert_repos(con, plan[0][1])
-    # Presence: a member is in a day-run when the day has its row; on a partial day, also
-    # when it was present the day-run before (kept at its values there, as `stale`).
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE imp_present AS
-        SELECT k.repo_key, d.idx, false AS stale, i.dl30, i.dl_all, i.likes
-        FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
-        """
-    )
-    con.execute("DROP TABLE imported")  # read: its tens of millions of rows are not needed
-    for i, _, d in plan:
-        if d.partial and i > 0:
-            con.execute(
-                """
-                INSERT INTO imp_present
-                SELECT repo_key, $idx, true, dl30, dl_all, likes
-                FROM imp_present p WHERE p.idx = $idx - 1
-                  AND repo_key NOT IN (SELECT repo_key FROM imp_present WHERE idx = $idx)
-                """,
-                {"idx": i},
-            )
+    con.execute("DROP TABLE imp_members")
+    # the runs first (the rollup's checks read day_runs); their counts once every chunk is in
     con.execute(
         """
         INSERT INTO runs (run_id, family, started_at, finished_at, status, strategy,
                           repos_seen, members, stale, problems, source, revision, lineage_basis)
-        WITH p AS (
-            SELECT idx, count(*) AS members, count(*) FILTER (WHERE stale) AS stale
-            FROM imp_present GROUP BY idx
-        )
         SELECT d.run_id, $family, CAST(d.day AS TIMESTAMP), $now,
-               CASE WHEN d.partial THEN 'partial' ELSE 'complete' END, $strategy,
-               d.seen, coalesce(p.members, 0), coalesce(p.stale, 0),
+               CASE WHEN d.partial THEN 'partial' ELSE 'complete' END, $strategy, 0, 0, 0,
                d.flags, $source, coalesce(d.revision, $revision), coalesce(d.basis, $basis)
-        FROM imp_days d LEFT JOIN p USING (idx)
+        FROM imp_days d
         """,
         {
             "family": family,
@@ -308,6 +280,45 @@ def _insert(
             "basis": lineage_basis,
         },
     )
+    set_based = import_rollup.begin(con, family, PLATFORM)
+    chunks = _chunks(con, len(plan))
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE imp_day_stats (
+               day DATE, n BIGINT, x UBIGINT, all_time BOOLEAN)"""
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE imp_run_stats (idx INTEGER, members BIGINT, stale BIGINT)"
+    )
+    partial = [i for i, _, d in plan if d.partial and i > 0]
+    for chunk in range(chunks):
+        rows.read(con, chunk)
+        _insert_chunk(con, family, partial)
+        if set_based:
+            import_rollup.add_chunk(con, family, PLATFORM)
+        con.execute("DROP TABLE imp_points")
+    con.execute(
+        """
+        UPDATE runs r SET repos_seen = s.seen, members = s.members, stale = s.stale
+        FROM (
+            SELECT d.run_id, coalesce(x.n, 0) AS seen, coalesce(p.members, 0) AS members,
+                   coalesce(p.stale, 0) AS stale
+            FROM imp_days d
+            LEFT JOIN (SELECT day, sum(n) AS n FROM imp_day_stats GROUP BY day) x USING (day)
+            LEFT JOIN (SELECT idx, sum(members) AS members, sum(stale) AS stale
+                       FROM imp_run_stats GROUP BY idx) p USING (idx)
+        ) s
+        WHERE r.run_id = s.run_id
+        """
+    )
+    # per day: its rows, a fingerprint (equal rows, equal print), whether it has dl_all
+    stats = {
+        r[0]: (str(r[1]), int(r[2]), bool(r[3]))
+        for r in con.execute(
+            """SELECT day, sum(n) || ':' || bit_xor(x), sum(n), bool_or(all_time)
+               FROM imp_day_stats GROUP BY day"""
+        ).fetchall()
+    }
+    none = ("0:0", 0, False)
     con.executemany(
         """INSERT INTO imports (run_id, family, day, dataset, flags, fingerprint, imported_at,
                                all_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -318,12 +329,75 @@ def _insert(
                 d.day,
                 dataset,
                 json.dumps(d.flags) if d.flags else None,
-                stats.get(d.day, none).fingerprint,
+                stats.get(d.day, none)[0],
                 now,
-                stats.get(d.day, none).all_time,
+                stats.get(d.day, none)[2],
             )
             for _, rid, d in plan
         ],
+    )
+    for table in ("imp_day_stats", "imp_run_stats"):
+        con.execute(f"DROP TABLE {table}")
+    set_based = import_rollup.finish(con, family, PLATFORM, set_based)
+    prints = {d: v[0] for d, v in stats.items()}
+    return prints, sum(v[1] for v in stats.values()), chunks, set_based
+
+
+def _chunks(con: duckdb.DuckDBPyConnection, days: int) -> int:
+    """Temp table `imp_chunks` (repo_id, chunk): the members in chunks of about
+    ROWS_PER_CHUNK rows (at most one per day each), in order of id (a dataset sorted by id
+    then reads each chunk's part of its files only), the ids of one repo together; the
+    number of chunks."""
+    keys = con.execute("SELECT count(DISTINCT repo_key) FROM imp_keys").fetchall()[0][0]
+    chunks = max(1, min(keys, -(-keys * days // ROWS_PER_CHUNK)))
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE imp_chunks AS
+        WITH k AS (
+            SELECT repo_key, min(repo_id) AS first_id FROM imp_keys GROUP BY repo_key
+        ), ranked AS (
+            SELECT repo_key, row_number() OVER (ORDER BY first_id) - 1 AS pos FROM k
+        )
+        SELECT DISTINCT i.repo_id, CAST(r.pos * $chunks // $keys AS INTEGER) AS chunk
+        FROM imp_keys i JOIN ranked r USING (repo_key)
+        """,
+        {"chunks": chunks, "keys": keys},
+    )
+    return chunks
+
+
+def _insert_chunk(con: duckdb.DuckDBPyConnection, family: str, partial: list[int]) -> None:
+    """Store one chunk's rows (temp table `imported`, dropped once read): its counters,
+    membership and lineage; temp table `imp_points` for the rollup."""
+    con.execute(
+        """INSERT INTO imp_day_stats
+           SELECT day, count(*), bit_xor(hash(repo_id, dl30, dl_all, likes)),
+                  bool_or(dl_all IS NOT NULL)
+           FROM imported GROUP BY day"""
+    )
+    # Presence: a member is in a day-run when the day has its row; on a partial day, also
+    # when it was present the day-run before (kept at its values there, as `stale`).
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE imp_present AS
+        SELECT k.repo_key, d.idx, false AS stale, i.dl30, i.dl_all, i.likes
+        FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
+        """
+    )
+    con.execute("DROP TABLE imported")  # read: its tens of millions of rows are not needed
+    for i in partial:
+        con.execute(
+            """
+            INSERT INTO imp_present
+            SELECT repo_key, $idx, true, dl30, dl_all, likes
+            FROM imp_present p WHERE p.idx = $idx - 1
+              AND repo_key NOT IN (SELECT repo_key FROM imp_present WHERE idx = $idx)
+            """,
+            {"idx": i},
+        )
+    con.execute(
+        """INSERT INTO imp_run_stats
+           SELECT idx, count(*), count(*) FILTER (WHERE stale) FROM imp_present GROUP BY idx"""
     )
     con.execute(
         """
@@ -414,8 +488,7 @@ def _insert(
         """,
         {"family": family},
     )
-    for table in ("imp_islands", "imp_members"):
-        con.execute(f"DROP TABLE {table}")
+    con.execute("DROP TABLE imp_islands")
 
 
 def _upsert_repos(con: duckdb.DuckDBPyConnection, first_run: int) -> None:

@@ -19,9 +19,10 @@ rows:
 new day-run's rows are its changed repos, read from `rollup_state` (the state now) and
 `rollup_undo` (the state before) with the rule of `member_deltas.new_downloads`; a last
 day-run replaced by a later run of the same day is taken back first. Anything else is
-rebuilt from the event view. `rebuild(con, family, platform, deltas)` recomputes from
-`member_deltas` (or a table of its rows) and is called by `rollup.rebuild`;
-tests/test_top_rollup.py checks both against the event computation.
+rebuilt from the event view. `rebuild(con, family, platform)` recomputes from
+`member_deltas`; a rollup from events (`rollup.from_events`, an import's chunks) takes its
+steps apart: `clear`, `add_rows` per batch of deltas, `finish`. tests/test_top_rollup.py
+checks them against the event computation.
 """
 
 from __future__ import annotations
@@ -95,33 +96,64 @@ def rebuild(
     deltas: str = "member_deltas",
 ) -> None:
     """Recompute one family's rows on a platform (or everything) from member_deltas' rows."""
-    if not con.execute(
+    where, params = _where(family, platform)
+    clear(con, family, platform)
+    add_rows(con, f"(SELECT * FROM {deltas} WHERE {where})", params)
+    finish(con, family, platform)
+
+
+def _where(family: str | None, platform: str) -> tuple[str, dict[str, object]]:
+    if family is None:
+        return "true", {}
+    return "family = $family AND platform = $platform", {"family": family, "platform": platform}
+
+
+def _missing(con: duckdb.DuckDBPyConnection) -> bool:
+    """Before m009, which fills the tables itself."""
+    return not con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'rollup_repo_new'"
-    ).fetchall()[0][0]:
-        return  # a rebuild before m009, which fills the table itself
-    params: dict[str, object] = {}
-    where = "true"
-    if family is not None:
-        where = "family = $family AND platform = $platform"
-        params = {"family": family, "platform": platform}
-    con.execute(f"DELETE FROM rollup_repo_new WHERE {where}", params)
-    con.execute(f"DELETE FROM rollup_repo_runs WHERE {where}", params)
+    ).fetchall()[0][0]
+
+
+def clear(con: duckdb.DuckDBPyConnection, family: str | None, platform: str) -> None:
+    """Remove one family's rows on a platform (or everything), before `add_rows`."""
+    if _missing(con):
+        return
+    where, params = _where(family, platform)
+    for table in ("rollup_repo_new", "rollup_repo_runs", "rollup_repo_total"):
+        con.execute(f"DELETE FROM {table} WHERE {where}", params)
+
+
+def add_rows(
+    con: duckdb.DuckDBPyConnection, deltas: str, params: dict[str, object] | None = None
+) -> None:
+    """The rows of the deltas `deltas` (a table or subquery of member_deltas' rows; written
+    unsorted: a range of day-runs is a filter on run_id, not worth sorting tens of millions
+    of rows for)."""
+    if _missing(con):
+        return
     con.execute(
         f"""
         INSERT INTO rollup_repo_new
             (family, platform, run_id, repo_key, new_downloads, role, relation, depth)
         SELECT family, platform, run_id, repo_key, new_downloads, last_role, last_relation,
                last_depth
-        FROM {deltas} WHERE {where} AND new_downloads > 0
+        FROM {deltas} WHERE new_downloads > 0
         """,
-        params,
+        params or {},
     )
+
+
+def finish(con: duckdb.DuckDBPyConnection, family: str | None, platform: str) -> None:
+    """The day-runs rolled up, and the totals, once every row is added."""
+    if _missing(con):
+        return
+    where, params = _where(family, platform)
     con.execute(
         f"""INSERT INTO rollup_repo_runs (family, platform, run_id)
             SELECT family, platform, run_id FROM day_runs WHERE {where}""",
         params,
     )
-    con.execute(f"DELETE FROM rollup_repo_total WHERE {where}", params)
     con.execute(f"INSERT INTO rollup_repo_total {_TOTALS} WHERE {where} {_GROUPS}", params)
 
 

@@ -39,30 +39,54 @@ TABLES = ("rollup_days", "rollup_groups", "rollup_anomalies", "rollup_state", "r
 _DAY_COLS = ", ".join(DAY_SUM_COLUMNS)
 
 
-def _insert_sums(
-    con: duckdb.DuckDBPyConnection, deltas: str, days: str, params: dict[str, object]
-) -> None:
-    """rollup_days (every day-run of `days`, zero when nothing moved), rollup_groups and
-    rollup_anomalies from the deltas table `deltas`."""
+def begin_sums(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables of partial sums: `add_sums` adds those of each batch of deltas (a chunk
+    of repos, or all of them), `finish_sums` adds them up into the rollup. DAY_SUMS and
+    GROUP_MOVES are sums, so the sums of a partition's parts are the sums of the whole."""
+    sums = ", ".join(f"{c} HUGEINT" for c in DAY_SUM_COLUMNS)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE ru_day_parts (
+                family VARCHAR, platform VARCHAR, run_id BIGINT, {sums})"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE ru_group_parts (
+               family VARCHAR, platform VARCHAR, run_id BIGINT, dimension VARCHAR,
+               grp VARCHAR, delta HUGEINT)"""
+    )
+
+
+def add_sums(con: duckdb.DuckDBPyConnection, deltas: str) -> None:
+    """The partial sums of the deltas table `deltas`, and its anomalies (rows of their own)."""
+    con.execute(f"INSERT INTO ru_day_parts {DAY_SUMS.format(deltas=deltas)}")
+    con.execute(f"INSERT INTO ru_group_parts {GROUP_MOVES.format(deltas=deltas)}")
+    con.execute(
+        f"""INSERT INTO rollup_anomalies
+                (family, platform, run_id, repo_key, kind, previous, current)
+            {ANOMALIES.format(deltas=deltas)}"""
+    )
+
+
+def finish_sums(con: duckdb.DuckDBPyConnection, days: str, params: dict[str, object]) -> None:
+    """rollup_days (every day-run of `days`, zero when nothing moved) and rollup_groups from
+    the partial sums."""
     zero = ", ".join(f"coalesce(p.{c}, 0)" for c in DAY_SUM_COLUMNS)
+    summed = ", ".join(f"sum({c}) AS {c}" for c in DAY_SUM_COLUMNS)
     con.execute(
         f"""
         INSERT INTO rollup_days (family, platform, run_id, {_DAY_COLS})
-        WITH p AS ({DAY_SUMS.format(deltas=deltas)})
+        WITH p AS (SELECT family, run_id, {summed} FROM ru_day_parts GROUP BY family, run_id)
         SELECT d.family, d.platform, d.run_id, {zero}
         FROM ({days}) d LEFT JOIN p ON p.family = d.family AND p.run_id = d.run_id
         """,
         params,
     )
     con.execute(
-        f"""INSERT INTO rollup_groups (family, platform, run_id, dimension, grp, delta)
-            {GROUP_MOVES.format(deltas=deltas)}"""
+        """INSERT INTO rollup_groups (family, platform, run_id, dimension, grp, delta)
+           SELECT family, platform, run_id, dimension, grp, sum(delta)
+           FROM ru_group_parts GROUP BY ALL"""
     )
-    con.execute(
-        f"""INSERT INTO rollup_anomalies
-                (family, platform, run_id, repo_key, kind, previous, current)
-            {ANOMALIES.format(deltas=deltas)}"""
-    )
+    con.execute("DROP TABLE ru_day_parts")
+    con.execute("DROP TABLE ru_group_parts")
 
 
 def refresh(con: duckdb.DuckDBPyConnection, family: str, platform: str = "huggingface") -> None:
@@ -122,15 +146,29 @@ def from_events(
     platform: str,
     days: str,
     params: dict[str, object],
-    kind: str = "TABLE",
 ) -> None:
     """Fill the (emptied) rollup of the day-runs `days` from temp table `ru_events`, rows of
-    `member_events`' shape: the rebuild's second half, shared with the set-based rollup of
-    an import (collector/store/import_rollup.py), so the rules of views.py apply once.
-    `kind` VIEW: `ru_events` is a view, and so is `ru_deltas` (tens of millions of wide
-    rows are cheaper computed again by each statement than written out and spilled)."""
+    `member_events`' shape: the rebuild's second half. The set-based rollup of an import
+    (collector/store/import_rollup.py) takes the same three steps, with `add_events` once
+    per chunk of repos, so the rules of views.py apply once."""
+    begin_events(con, family, platform)
+    add_events(con)
+    finish_events(con, family, platform, days, params)
+
+
+def begin_events(con: duckdb.DuckDBPyConnection, family: str | None, platform: str) -> None:
+    """Before `add_events`: the partial sums, and no per-repo totals left of the family."""
+    begin_sums(con)
+    repo_totals.clear(con, family, platform)
+
+
+def add_events(con: duckdb.DuckDBPyConnection, kind: str = "TABLE") -> None:
+    """The rollup rows of the events in `ru_events` (dropped after), whose repos have no
+    events elsewhere: anomalies, state, undo and new downloads per repo, partial sums per
+    day-run. `kind` VIEW: `ru_events` is a view, and so is `ru_deltas` (millions of wide
+    rows are cheaper computed again by each statement than written out)."""
     con.execute(f"CREATE OR REPLACE TEMP {kind} ru_deltas AS {DELTAS.format(events='ru_events')}")
-    _insert_sums(con, "ru_deltas", days, params)
+    add_sums(con, "ru_deltas")
     con.execute(
         """
         INSERT INTO rollup_state (family, platform, repo_key, is_member, contrib, last_role,
@@ -159,9 +197,21 @@ def from_events(
           ON l.family = e.family AND l.platform = e.platform AND l.run_id = e.run_id
         """
     )
-    repo_totals.rebuild(con, family, platform, deltas="ru_deltas")
+    repo_totals.add_rows(con, "ru_deltas")
     con.execute(f"DROP {kind} ru_deltas")
     con.execute(f"DROP {kind} ru_events")
+
+
+def finish_events(
+    con: duckdb.DuckDBPyConnection,
+    family: str | None,
+    platform: str,
+    days: str,
+    params: dict[str, object],
+) -> None:
+    """The day-run sums of every batch of events added, and the per-repo totals."""
+    finish_sums(con, days, params)
+    repo_totals.finish(con, family, platform)
 
 
 def _undo(con: duckdb.DuckDBPyConnection, family: str, platform: str, run_id: int) -> None:
@@ -315,9 +365,10 @@ def advance(
         {**params, "prev_started": prev_started},
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE ru_deltas AS {DELTAS.format(events='ru_events')}")
-    _insert_sums(
+    begin_sums(con)
+    add_sums(con, "ru_deltas")
+    finish_sums(
         con,
-        "ru_deltas",
         "SELECT CAST($family AS VARCHAR) AS family, CAST($platform AS VARCHAR) AS platform, "
         "CAST($run AS BIGINT) AS run_id",
         params,
