@@ -250,8 +250,16 @@ def test_an_import_in_chunks_of_members_writes_what_one_chunk_does(
     assert one is not None and (one.chunks, one.rollup) == (1, "set-based")
     # a chunk per repo: u3's old name is outside its chunk's range of ids (read apart)
     monkeypatch.setattr(imports, "ROWS_PER_CHUNK", 1)
-    many = backfill_mod.backfill(qwen, db=isolated_env).stored
+    events: list[tuple[str, dict[str, object]]] = []
+    out = backfill_mod.backfill(
+        qwen, db=isolated_env, progress=lambda e, **d: events.append((e, d))
+    )
+    many = out.stored
     assert many is not None and (many.chunks, many.rollup) == (5, "set-based")
+    # the progress bar of storing counts the chunks
+    assert [d for e, d in events if e == "stored"] == [
+        {"done": i, "chunks": 5} for i in range(1, 6)
+    ]
     assert (many.rows, many.days) == (one.rows, one.days)
     assert written(isolated_env) == written(whole)
     equals_rebuild(isolated_env)

@@ -12,15 +12,18 @@ import time
 from types import TracebackType
 from typing import Any, Self
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from collector.dates import format_duration
 from collector.snapshot.plan import Plan
@@ -156,8 +159,8 @@ class BackfillProgress(_StderrProgress):
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            _AmountColumn(DownloadColumn()),
+            _AmountColumn(TransferSpeedColumn(), counted=False),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=self.console,
@@ -190,3 +193,26 @@ class BackfillProgress(_StderrProgress):
             self._say(f"reading {data['files']} series file(s) for {data['members']:,} members")
         elif event == "storing":
             self._say(f"storing {data['days']:,} days")
+            if self._task is not None:
+                self._progress.remove_task(self._task)
+            self._task = self._progress.add_task("storing", total=None, unit="chunks")
+        elif event == "stored" and self._task is not None:
+            self._progress.update(self._task, completed=data["done"], total=data["chunks"])
+
+
+class _AmountColumn(ProgressColumn):
+    """A byte column (amount or speed) for a download, "done/total chunks" (or nothing) for
+    a task counted in a unit of its own (task field `unit`)."""
+
+    def __init__(self, column: ProgressColumn, counted: bool = True) -> None:
+        super().__init__()
+        self.column = column
+        self.counted = counted
+
+    def render(self, task: Task) -> RenderableType:
+        unit = task.fields.get("unit")
+        if unit is None:
+            return self.column.render(task)
+        if not self.counted or task.total is None:
+            return Text("")
+        return Text(f"{int(task.completed)}/{int(task.total)} {unit}", style="progress.download")

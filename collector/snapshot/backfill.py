@@ -137,6 +137,7 @@ def store_import(
                 dataset=run["dataset"],
                 revision=run["revision"],
                 lineage_basis=run["lineage_basis"],
+                on_chunk=lambda done, chunks: progress("stored", done=done, chunks=chunks),
             )
         finally:
             rows.end(con)

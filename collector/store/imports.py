@@ -29,6 +29,7 @@ existing snapshots. These statements each run once per import, whatever its days
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol
@@ -126,9 +127,11 @@ def write_import(
     dataset: str,
     revision: str,
     lineage_basis: str,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> WriteResult:
     """Replace the family's imported days by `days` (the days `rows` has rows on), whose
-    members are `members` (with every id of theirs in `names`), in one transaction."""
+    members are `members` (with every id of theirs in `names`), in one transaction.
+    `on_chunk(done, chunks)` is called as each chunk of members is written."""
     before = imported_days(con, family)
     result = WriteResult(days=len(days), members=members.num_rows)
     prints: dict[date, str] = {}
@@ -141,7 +144,7 @@ def write_import(
             result.rollup = "rebuilt"
             if days:
                 prints, result.rows, result.chunks, set_based = _insert(
-                    con, family, days, rows, source, dataset, revision, lineage_basis
+                    con, family, days, rows, source, dataset, revision, lineage_basis, on_chunk
                 )
                 if set_based:
                     result.rollup = "set-based"
@@ -227,6 +230,7 @@ def _insert(
     dataset: str,
     revision: str,
     lineage_basis: str,
+    on_chunk: Callable[[int, int], None] | None,
 ) -> tuple[dict[date, str], int, int, bool]:
     """Store the days, a chunk of members at a time: each day's row fingerprint, the rows
     stored, the chunks, and whether the rollup was set-based."""
@@ -296,6 +300,8 @@ def _insert(
         if set_based:
             import_rollup.add_chunk(con, family, PLATFORM)
         con.execute("DROP TABLE imp_points")
+        if on_chunk is not None:
+            on_chunk(chunk + 1, chunks)
     con.execute(
         """
         UPDATE runs r SET repos_seen = s.seen, members = s.members, stale = s.stale
