@@ -138,3 +138,15 @@ def test_range_and_flags(pulse: FakeDatasets, cli: Cli, isolated_env: Path) -> N
     report = js(cli, "report", "--since", "2025-11-01")
     kinds = sorted({(a["date"], a["kind"]) for a in report["anomalies"] if a["repo_id"] is None})
     assert kinds == [("2025-11-24", "partial_day"), ("2025-11-24", "skipped_day")]
+
+
+def test_a_range_without_dataset_days_stores_nothing(
+    pulse: FakeDatasets, cli: Cli, isolated_env: Path
+) -> None:
+    out = cli("backfill", "--since", "2027-01-01", "--quiet", now=NOW).stdout
+    assert out.splitlines()[0] == (
+        f"qwen: modelpulse ({pulse_data.REPO}@{pulse.head(pulse_data.REPO)[:12]}), lineage from "
+        f"the dataset's lineage (models.parquet at {pulse.head(pulse_data.REPO)[:12]}): nothing "
+        "to add (no dataset day in range)"
+    )
+    assert daily(isolated_env) == []

@@ -198,7 +198,7 @@ def backfill(
     # until the next rewrite, which drops it
     current = {d: v for d, v in before.items() if first_own is None or d < first_own}
     same = all(r == pinned.revision and b == lineage.basis for r, b, _ in current.values())
-    if wanted and wanted == set(current) and same:
+    if not wanted or (wanted == set(current) and same):
         progress("done")
         return _summarize(result, meta, wanted, before, downloaded())
     months = sorted({f"series/{d:%Y-%m}.parquet" for d in wanted})
@@ -271,7 +271,12 @@ def summary_lines(r: BackfillResult) -> list[str]:
     where = r.where or f"{r.dataset}@{r.revision[:12]}"
     head = f"{r.family}: {r.source} ({where}), lineage from {r.lineage}"
     if r.stored is None:
-        lines = [f"{head}: nothing to add ({r.dataset_days:,} dataset days in range, all imported)"]
+        why = (
+            f"{r.dataset_days:,} dataset days in range, all imported"
+            if r.dataset_days
+            else "no dataset day in range"
+        )
+        lines = [f"{head}: nothing to add ({why})"]
     else:
         s = r.stored
         lines = [

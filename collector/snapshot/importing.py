@@ -288,6 +288,8 @@ class SeriesRows:
         finally:
             db.unregister("_names")
             db.unregister("_days")
+        if not self.files:  # no day of the dataset in range
+            return set()
         present = db.execute(
             """
             SELECT DISTINCT CAST(s.day AS DATE) FROM read_parquet($files, union_by_name = true) s
