@@ -230,7 +230,9 @@ def test_other_source_and_revision_are_refused(
     assert "--source hubstats imports each day from that day's revision" in bad.output
     check = cli("backfill", "--source", "hubstats", "--check", now=NOW, ok=False)
     assert check.exit_code == 2
-    assert "--check: compares modelpulse with own snapshots only" in check.output
+    assert check.output.strip() == (
+        f"Error: no warehouse at {isolated_env}; run `collector snapshot` first or pass --db"
+    )
     cli("backfill", "--source", "hubstats", "--quiet", now=NOW)
     other = cli("backfill", "--source", "modelpulse", "--quiet", now=NOW, ok=False)
     assert other.exit_code == 2
@@ -273,4 +275,72 @@ def test_sources_lists_it_and_progress_goes_to_stderr(
     assert (verdict["revision"], verdict["lineage_basis"]) == (
         shas["2026-03-04"],
         "hubstats@2026-03-04",
+    )
+
+
+def test_check_compares_own_days_with_each_days_revision(
+    stats: tuple[FakeDatasets, dict[str, str]], hub: FakeHub, cli: Cli, isolated_env: Path
+) -> None:
+    _, shas = stats
+    hub.add("Qwen/A", downloads_all_time=500 * M, downloads=200, likes=20)
+    hub.add("Qwen/B", downloads_all_time=200 * M, downloads=100, likes=10)
+    hub.add_derivative("u1/A-ft", "Qwen/A", downloads_all_time=20 * M, downloads=20, likes=2)
+    hub.add_derivative("u2/A-ft-gguf", "u1/A-ft", "quantized", downloads_all_time=5 * M)
+    hub.add_derivative("u4/B-lora", "Qwen/B", "adapter", downloads_all_time=5 * M)
+    for at in (OWN, "2026-03-04T15:00:00", "2026-03-05T15:00:00"):  # no revision on 03-05
+        cli("snapshot", "--quiet", now=at)
+    out = cli("backfill", "--source", "hubstats", "--check", "--format", "json", "--quiet", now=NOW)
+    doc = json.loads(out.stdout)
+    assert (doc["source"], doc["revision"], doc["own_days"]) == ("hubstats", shas["2026-03-04"], 3)
+    # own: 500 + 200 + 20 + 5 + 5 = 730 each day; the dumps: 579 on 03-03, 595 on 03-04
+    assert doc["days"] == [
+        {
+            "date": "2026-03-03",
+            "repos": 5,
+            "own_downloads_all_time": 730 * M,
+            "dataset_downloads_all_time": 579 * M,
+            "difference": -151 * M,
+            "difference_pct": -20.68,
+            "missing_in_dataset": 0,
+            "largest": [
+                {"repo_id": "Qwen/A", "own": 500 * M, "dataset": 410 * M, "difference": -90 * M},
+                {"repo_id": "Qwen/B", "own": 200 * M, "dataset": 152 * M, "difference": -48 * M},
+                {"repo_id": "u1/A-ft", "own": 20 * M, "dataset": 11 * M, "difference": -9 * M},
+            ],
+        },
+        {
+            "date": "2026-03-04",
+            "repos": 5,
+            "own_downloads_all_time": 730 * M,
+            "dataset_downloads_all_time": 595 * M,
+            "difference": -135 * M,
+            "difference_pct": -18.49,
+            "missing_in_dataset": 0,
+            "largest": [
+                {"repo_id": "Qwen/A", "own": 500 * M, "dataset": 420 * M, "difference": -80 * M},
+                {"repo_id": "Qwen/B", "own": 200 * M, "dataset": 155 * M, "difference": -45 * M},
+                {"repo_id": "u1/A-ft", "own": 20 * M, "dataset": 12 * M, "difference": -8 * M},
+            ],
+        },
+    ]
+    # --since/--until narrow the days (each one a whole dump to download)
+    table = cli(
+        "backfill", "--source", "hubstats", "--check", "--since", "2026-03-04", "--quiet", now=NOW
+    ).stdout
+    lines = table.splitlines()
+    assert lines[0] == (
+        f"qwen: own snapshots vs cfahlgren1/hub-stats@{shas['2026-03-04'][:12]} of 2026-03-04 "
+        "(downloads_all_time, same members)"
+    )
+    assert "2026-03-03" not in table
+    assert "Qwen/A -80,000,000, Qwen/B -45,000,000, u1/A-ft -8,000,000" in table
+    assert lines[-1].startswith("Note: each day of cfahlgren1/hub-stats is a dump taken at")
+    # nothing stored
+    assert [r[6] for r in daily(isolated_env)] == ["hub", "hub", "hub"]
+    pinned = cli(
+        "backfill", "--source", "hubstats", "--check", "--revision", "abc", now=NOW, ok=False
+    )
+    assert pinned.exit_code == 2
+    assert pinned.output.strip() == (
+        "Error: --revision: --source hubstats compares each day with that day's revision"
     )

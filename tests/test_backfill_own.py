@@ -221,6 +221,12 @@ def test_check_compares_shared_days(pulse: FakeDatasets, cli: Cli) -> None:
     ]
     table = cli("backfill", "--check", "--quiet", now=NOW).stdout
     assert "Qwen/A -10,000,000, Qwen/B -5,000,000, u1/A-ft -1,000,000" in table
+    later = cli("backfill", "--check", "--since", "2026-02", now=NOW, ok=False)
+    assert later.exit_code == 2
+    assert (
+        later.output.strip()
+        == "Error: no own snapshots of qwen in range to compare the dataset with"
+    )
 
 
 def test_sources_lists_imports(pulse: FakeDatasets, cli: Cli) -> None:

@@ -156,7 +156,9 @@ def backfill(
     check: Annotated[
         bool,
         typer.Option(
-            "--check", help="Compare the dataset with own snapshots on shared days; store nothing."
+            "--check",
+            help="Compare the dataset with own snapshots on shared days (in --since/--until); "
+            "store nothing.",
         ),
     ] = False,
     db: DbOpt = None,
@@ -177,11 +179,19 @@ def backfill(
     quiet_hub()
     fam = get_families([family], families)[0]
     lo, hi = parse_range(since, until, today=today())
-    if check and source is not BackfillSource.modelpulse:
-        raise UsageError(f"--check: compares {BackfillSource.modelpulse} with own snapshots only")
     with BackfillProgress(enabled=not quiet) as progress:
-        if check:
-            result = backfill_mod.check(fam, db=db, revision=revision, progress=progress)
+        if check and source is BackfillSource.hubstats:
+            if revision:
+                raise UsageError(
+                    "--revision: --source hubstats compares each day with that day's revision"
+                )
+            from collector.snapshot.hubstats_import import check_hubstats
+
+            result = check_hubstats(fam, db=db, since=lo, until=hi, progress=progress)
+        elif check:
+            result = backfill_mod.check(
+                fam, db=db, revision=revision, since=lo, until=hi, progress=progress
+            )
         else:
             done = backfill_mod.backfill(
                 fam,

@@ -361,21 +361,57 @@ def check(
     *,
     db: str | os.PathLike[str] | None = None,
     revision: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
-    """Per own snapshot day that the dataset also covers: the family's all-time downloads by
-    the snapshot and by the dataset (over the same members), and the largest per-repo
-    differences. Nothing is stored."""
+    """Per own snapshot day in [since, until] that the dataset also covers: the family's
+    all-time downloads by the snapshot and by the dataset (over the same members), and the
+    largest per-repo differences. Nothing is stored."""
     import duckdb
 
+    own, names = own_members(family, db, since, until)
+    pinned = modelpulse.pin(revision)
+    progress("pinned", dataset=DATASET, revision=pinned.revision)
+    local = modelpulse.fetch(pinned, ["meta.json"], progress)
+    meta = modelpulse.read_meta(local["meta.json"], pinned.revision)
+    own_days = sorted(set(own.column("date").to_pylist()))
+    shared = [d for d in own_days if d in set(meta.days)]
+    result = check_result(family, SOURCE, DATASET, pinned.revision, own_days)
+    if not shared:
+        return result
+    months = sorted({f"series/{d:%Y-%m}.parquet" for d in shared})
+    files = modelpulse.fetch(pinned, [m for m in months if m in pinned.files], progress)
+    for path, f in files.items():
+        _check(pinned, "series", f, path)
+    scratch = duckdb.connect()
+    try:
+        SeriesRows([files[m] for m in months if m in files], names, shared).read_all(scratch)
+        result["days"] = compare(scratch, own, shared)
+    finally:
+        scratch.close()
+    return result
+
+
+def own_members(
+    family: Family, db: str | os.PathLike[str] | None, since: date | None, until: date | None
+) -> tuple[pa.Table, pa.Table]:
+    """For a cross-check: the family's members on each own snapshot day in [since, until]
+    (date, repo_id, downloads_all_time), and every id each member had (alias, repo_id)."""
     with warehouse.reader(db) as con:
         own = con.sql(
             """
             SELECT m.date, m.repo_id, m.downloads_all_time
             FROM members_daily m JOIN sources s USING (source)
-            WHERE m.family = ? AND m.platform = ? AND s.own
+            WHERE m.family = $family AND m.platform = $platform AND s.own
+              AND ($since IS NULL OR m.date >= $since) AND ($until IS NULL OR m.date <= $until)
             """,
-            params=[family.name, imports.PLATFORM],
+            params={
+                "family": family.name,
+                "platform": imports.PLATFORM,
+                "since": since,
+                "until": until,
+            },
         ).to_arrow_table()
         names = con.sql(
             """
@@ -387,32 +423,31 @@ def check(
         ).to_arrow_table()
     assert own is not None and names is not None
     if not own.num_rows:
-        raise UsageError(f"no own snapshots of {family.name} to compare the dataset with")
-    pinned = modelpulse.pin(revision)
-    progress("pinned", dataset=DATASET, revision=pinned.revision)
-    local = modelpulse.fetch(pinned, ["meta.json"], progress)
-    meta = modelpulse.read_meta(local["meta.json"], pinned.revision)
-    own_days = sorted(set(own.column("date").to_pylist()))
-    shared = [d for d in own_days if d in set(meta.days)]
-    result: dict[str, Any] = {
+        span = "" if since is None and until is None else " in range"
+        raise UsageError(f"no own snapshots of {family.name}{span} to compare the dataset with")
+    return own, names
+
+
+def check_result(
+    family: Family, source: str, dataset: str, revision: str, own_days: list[date]
+) -> dict[str, Any]:
+    """A cross-check's document, before its days."""
+    return {
         "family": family.name,
-        "source": SOURCE,
-        "dataset": DATASET,
-        "revision": pinned.revision,
+        "source": source,
+        "dataset": dataset,
+        "revision": revision,
         "own_days": len(own_days),
         "days": [],
     }
-    if not shared:
-        return result
-    months = sorted({f"series/{d:%Y-%m}.parquet" for d in shared})
-    files = modelpulse.fetch(pinned, [m for m in months if m in pinned.files], progress)
-    for path, f in files.items():
-        _check(pinned, "series", f, path)
-    scratch = duckdb.connect()
+
+
+def compare(scratch: Any, own: pa.Table, shared: list[date]) -> list[dict[str, Any]]:
+    """Per shared day, own snapshot against the dataset's rows in `scratch`'s temp table
+    `imported` (repo_id, day, dl_all, ...), over the members of the own snapshot."""
+    scratch.register("own", own)
+    scratch.register("wanted", pa.table({"date": pa.array(shared, pa.date32())}))
     try:
-        SeriesRows([files[m] for m in months if m in files], names, shared).read_all(scratch)
-        scratch.register("own", own)
-        scratch.register("wanted", pa.table({"date": pa.array(shared, pa.date32())}))
         rows = scratch.execute(
             """
             SELECT o.date, o.repo_id, o.downloads_all_time AS own, i.dl_all AS dataset,
@@ -423,16 +458,18 @@ def check(
             """
         ).fetchall()
     finally:
-        scratch.close()
+        scratch.unregister("own")
+        scratch.unregister("wanted")
     by_day: dict[date, list[tuple[Any, ...]]] = {}
     for row in rows:
         by_day.setdefault(row[0], []).append(row)
+    days = []
     for day, day_rows in by_day.items():
         found = [r for r in day_rows if r[3] is not None and r[2] is not None]
         own_total = sum(r[2] for r in found)
         data_total = sum(r[3] for r in found)
         diff = data_total - own_total
-        result["days"].append(
+        days.append(
             {
                 "date": day.isoformat(),
                 "repos": len(found),
@@ -448,7 +485,7 @@ def check(
                 ],
             }
         )
-    return result
+    return days
 
 
 def check_document(result: dict[str, Any]) -> Any:
@@ -462,9 +499,8 @@ def check_document(result: dict[str, Any]) -> Any:
             f"{x['repo_id']} {x['difference']:+,}" for x in day["largest"]
         )
         rows.append(row)
-    title = (
-        f"{result['family']}: own snapshots vs {result['dataset']}@{result['revision'][:12]} "
-        "(downloads_all_time, same members)"
-    )
+    where = result.get("where") or f"{result['dataset']}@{result['revision'][:12]}"
+    title = f"{result['family']}: own snapshots vs {where} (downloads_all_time, same members)"
     notes = [] if rows else [f"No own snapshot day of {result['family']} is in the dataset."]
+    notes += result.get("notes", [])
     return Document(CHECK_COLUMNS, rows, result, title=title, notes=notes)

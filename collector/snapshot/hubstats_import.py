@@ -23,8 +23,11 @@ import pyarrow as pa
 from collector.families import Family
 from collector.snapshot.backfill import (
     BackfillResult,
+    check_result,
+    compare,
     counting_bytes,
     imported_before,
+    own_members,
     store_import,
 )
 from collector.snapshot.importing import READ_MEMORY_LIMIT, tags_members
@@ -243,3 +246,75 @@ class ScratchRows:
     def end(self, con: Any) -> None:
         con.execute("DROP TABLE IF EXISTS imported")
         con.execute("DETACH DATABASE IF EXISTS scratch")
+
+
+def check_hubstats(
+    family: Family,
+    *,
+    db: str | os.PathLike[str] | None,
+    since: date | None,
+    until: date | None,
+    progress: Progress,
+) -> dict[str, Any]:
+    """`backfill --check --source hubstats`: each own snapshot day in [since, until] against
+    that day's revision of models.parquet (its all-time downloads of the same members).
+    Each day is a download of the whole file unless cached: narrow the days with
+    --since/--until."""
+    own, names = own_members(family, db, since, until)
+    revisions, _ = hubstats.daily_revisions()
+    by_day = {r.day: r for r in revisions}
+    own_days = sorted(set(own.column("date").to_pylist()))
+    todo = [by_day[d] for d in own_days if d in by_day]
+    result = check_result(
+        family, hubstats.SOURCE, hubstats.DATASET, todo[-1].sha if todo else "", own_days
+    )
+    result["where"] = _revisions_described(todo)
+    result["notes"] = [
+        "Note: each day of cfahlgren1/hub-stats is a dump taken at its commit's time (about "
+        "13:00 UTC), an own snapshot at its own time of day: a difference of hours of downloads "
+        "is expected"
+    ]
+    if not todo:
+        return result
+    counting, _ = counting_bytes(progress)
+    pins = [
+        hubstats.pinned(
+            r, modelpulse.cached_file(hubstats.FILE, r.sha, hubstats.DATASET) is not None
+        )
+        for r in todo
+    ]
+    progress("download", files=len(pins), total=sum(p.files.get(hubstats.FILE) or 0 for p in pins))
+    scratch = duckdb.connect()
+    try:
+        scratch.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
+        scratch.register("_names", names)
+        # the newest id of a repo first, when a dump holds it under two
+        scratch.execute(
+            """CREATE TABLE member_names AS
+               SELECT alias, repo_id, row_number() OVER (
+                   PARTITION BY repo_id ORDER BY (alias = repo_id) DESC, alias) AS rank
+               FROM _names"""
+        )
+        scratch.unregister("_names")
+        scratch.execute(
+            "CREATE TEMP TABLE imported (repo_id VARCHAR, day DATE, dl_all BIGINT, rank BIGINT)"
+        )
+        for rev, pin in zip(todo, pins, strict=True):
+            local = modelpulse.fetch_file(pin, hubstats.FILE, counting)
+            scratch.execute(
+                f"""INSERT INTO imported
+                    SELECT n.repo_id, $day, s.dl_all, n.rank
+                    FROM ({hubstats.all_time(scratch, local, rev)}) s
+                    JOIN member_names n ON n.alias = s.id""",
+                {"day": rev.day},
+            )
+        scratch.execute(
+            """DELETE FROM imported i WHERE EXISTS (
+                   SELECT 1 FROM imported o
+                   WHERE o.repo_id = i.repo_id AND o.day = i.day AND o.rank < i.rank)"""
+        )
+        result["days"] = compare(scratch, own, [r.day for r in todo])
+    finally:
+        scratch.close()
+    progress("done")
+    return result

@@ -133,3 +133,23 @@ def batches(local: Path, rev: Revision) -> tuple[Iterator[pa.RecordBatch], set[s
     wanted = [c for c in (*LAYOUT, *OPTIONAL) if c in columns]
     reader = pq.ParquetFile(local)
     return reader.iter_batches(batch_size=BATCH_ROWS, columns=wanted), set(wanted)
+
+
+def all_time(con: duckdb.DuckDBPyConnection, local: Path, rev: Revision) -> str:
+    """SQL of the (id, all-time downloads) of a revision's models.parquet, reading those two
+    columns only (NULL downloads where the revision has none); checked like `batches`."""
+    columns = check_layout(
+        con,
+        FILE,
+        f"{FILE} of {rev.day}",
+        local,
+        rev.sha,
+        dataset=DATASET,
+        layout={"id": LAYOUT["id"]},
+        optional={"downloadsAllTime": OPTIONAL["downloadsAllTime"]},
+    )
+    quoted = str(local).replace("'", "''")
+    value = (
+        'CAST("downloadsAllTime" AS BIGINT)' if "downloadsAllTime" in columns else "NULL::BIGINT"
+    )
+    return f"SELECT id, {value} AS dl_all FROM read_parquet('{quoted}')"
