@@ -22,7 +22,7 @@ import pytest
 
 from collector.families import get_families
 from collector.snapshot import backfill as backfill_mod
-from collector.store import imports, rollup
+from collector.store import import_rollup, imports, rollup
 from tests import pulse_data
 from tests.conftest import Cli
 from tests.fakedatasets import FakeDatasets
@@ -48,6 +48,9 @@ authors = ["Qwen"]
 [families.small]
 authors = ["Qwen"]
 max_depth = 1
+
+[families.u2]
+authors = ["u2"]
 """
 
 
@@ -201,13 +204,22 @@ def test_newer_revision_after_an_own_snapshot(
     assert day == [(599 * M, 140 * M)]
 
 
-def test_import_of_repos_another_family_imported_is_rebuilt(
-    pulse: FakeDatasets, isolated_env: Path
+@pytest.mark.parametrize("chunk_rows", [imports.ROWS_PER_CHUNK, 1])
+def test_import_of_repos_another_family_imported(
+    pulse: FakeDatasets, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
 ) -> None:
-    # small's members are qwen's too: qwen's counter rows fall among small's day-runs,
-    # which the set-based rollup does not read
+    # small's members are qwen's too: qwen's counter rows fall among small's day-runs, so
+    # the event views read them for small; the shared repos' events come from those views
+    monkeypatch.setattr(imports, "ROWS_PER_CHUNK", chunk_rows)
     assert backfill(isolated_env, "qwen") == "set-based"
-    assert backfill(isolated_env, "small") == "rebuilt"
+    assert backfill(isolated_env, "small") == "set-based"
+    small = equals_rebuild(isolated_env, "small")
+    assert len(small["rollup_days"]) == 10
+    # and after a newer revision for small only (qwen's rows now differ from small's)
+    changed = rows()
+    changed["Qwen/A"]["2025-12-10"] = (6000, 421, 45)
+    pulse.commit(pulse_data.REPO, pulse_data.files(changed), "Daily update")
+    assert backfill(isolated_env, "small") == "set-based"
     equals_rebuild(isolated_env, "small")
 
 
@@ -263,3 +275,22 @@ def test_an_import_in_chunks_of_members_writes_what_one_chunk_does(
     assert (many.rows, many.days) == (one.rows, one.days)
     assert written(isolated_env) == written(whole)
     equals_rebuild(isolated_env)
+
+
+@pytest.mark.parametrize("under_limit", [0.1, 1.0])  # 1 of 5 shared: over, under the share
+def test_import_sharing_one_repo_with_another_familys_import(
+    pulse: FakeDatasets, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, under_limit: float
+) -> None:
+    monkeypatch.setattr(import_rollup, "SHARED_UNDER_LIMIT", under_limit)
+    # u2/A-ft-gguf alone is family u2's, imported first: qwen's import shares that repo
+    alone = isolated_env.with_name("alone.duckdb")
+    assert backfill(alone, "qwen") == "set-based"
+    assert backfill(isolated_env, "u2") == "set-based"
+    assert backfill(isolated_env, "qwen") == "set-based"
+    equals_rebuild(isolated_env, "qwen")
+    # qwen's figures are those of qwen imported alone
+    sql = "SELECT * EXCLUDE (run_id) FROM family_daily WHERE family = 'qwen' ORDER BY date"
+    with duckdb.connect(str(isolated_env), read_only=True) as con:
+        shared = con.execute(sql).fetchall()
+    with duckdb.connect(str(alone), read_only=True) as con:
+        assert shared == con.execute(sql).fetchall()
