@@ -211,6 +211,7 @@ def test_import_of_repos_another_family_imported(
     # small's members are qwen's too: qwen's counter rows fall among small's day-runs, so
     # the event views read them for small; the shared repos' events come from those views
     monkeypatch.setattr(imports, "ROWS_PER_CHUNK", chunk_rows)
+    monkeypatch.setattr(import_rollup, "SHARED_REPOS_PER_CHUNK", 1 if chunk_rows == 1 else 2_000)
     assert backfill(isolated_env, "qwen") == "set-based"
     assert backfill(isolated_env, "small") == "set-based"
     small = equals_rebuild(isolated_env, "small")
@@ -277,11 +278,9 @@ def test_an_import_in_chunks_of_members_writes_what_one_chunk_does(
     equals_rebuild(isolated_env)
 
 
-@pytest.mark.parametrize("under_limit", [0.1, 1.0])  # 1 of 5 shared: over, under the share
 def test_import_sharing_one_repo_with_another_familys_import(
-    pulse: FakeDatasets, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, under_limit: float
+    pulse: FakeDatasets, isolated_env: Path
 ) -> None:
-    monkeypatch.setattr(import_rollup, "SHARED_UNDER_LIMIT", under_limit)
     # u2/A-ft-gguf alone is family u2's, imported first: qwen's import shares that repo
     alone = isolated_env.with_name("alone.duckdb")
     assert backfill(alone, "qwen") == "set-based"

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector.store import migrations, rollup
+from collector.store import migrations, rollup, views
 from tests.conftest import Cli
 from tests.fakehub import FakeHub
 
@@ -146,6 +146,19 @@ def test_rollup_equals_the_event_views_through_a_busy_history(
         # ft/a back at 500 (+250), q/a-GGUF-2 4 -> 3 (a decrease)
         ("2026-01-04", 8, 4339, 250),
     ]
+    # member_events of some repos, from those repos' rows only (views.events_of)
+    with duckdb.connect(str(isolated_env), read_only=True) as con:
+        for family in ("qwen", "small"):
+            for subset in ("SELECT repo_key FROM repos WHERE repo_key % 2 = 0", "SELECT 1"):
+                want = con.execute(
+                    f"""SELECT * FROM member_events WHERE family = ?
+                        AND repo_key IN ({subset}) ORDER BY ALL""",
+                    [family],
+                ).fetchall()
+                got = con.execute(
+                    f"SELECT * FROM ({views.events_of(family, 'huggingface', subset)}) ORDER BY ALL"
+                ).fetchall()
+                assert got == want and (want or subset == "SELECT 1")
 
 
 def test_migration_from_an_empty_warehouse(cli: Cli, isolated_env: Path) -> None:

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import duckdb
 
-from collector.store import repo_totals, rollup
+from collector.store import repo_totals, rollup, views
 
 _FAM = "family = $family AND platform = $platform"
-# Above this share of an import's repos shared with another family's import, their events
-# are computed under DuckDB's default memory limit (at 1/20 of the bench's size, all of
-# 10,000 shared: 31 s CPU and 763 MB under 512 MB; 75 shared: 9 s, 685 MB).
-SHARED_UNDER_LIMIT = 0.1
+# Repos shared with another family's import whose events are computed at a time: 600
+# days of 1,500 of them took 880 MB at peak under the series read's 512 MB limit (the
+# whole family of 200,000 at once ran out of it).
+SHARED_REPOS_PER_CHUNK = 2_000
 
 
 def begin(con: duckdb.DuckDBPyConnection, family: str, platform: str) -> bool:
@@ -82,25 +82,27 @@ def finish(con: duckdb.DuckDBPyConnection, family: str, platform: str, fits: boo
         return False
     last = con.execute("SELECT max(run_id) FROM imp_days").fetchall()[0][0]
     params = {**fam, "last": last}
-    shared, repos = con.execute(
-        "SELECT (SELECT count(*) FROM imp_shared), (SELECT count(*) FROM imp_keys)"
-    ).fetchall()[0]
-    if shared:
-        # the shared repos' events as the views see them (this import's rows are all
-        # written now). A few (merges of two families) fit in the series read's memory
-        # limit; a family mostly shared with another needs DuckDB's default, as a rebuild
-        if shared > SHARED_UNDER_LIMIT * repos:
-            con.execute("RESET memory_limit")
+    # the shared repos' events as the views see them (this import's rows are all written
+    # now), from their own rows only, a chunk of repos at a time (within the memory limit)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE imp_shared_chunks AS
+           SELECT repo_key, (row_number() OVER (ORDER BY repo_key) - 1) // $per AS chunk
+           FROM imp_shared""",
+        {"per": SHARED_REPOS_PER_CHUNK},
+    )
+    chunks = con.execute("SELECT count(DISTINCT chunk) FROM imp_shared_chunks").fetchall()[0][0]
+    for chunk in range(chunks):
+        subset = f"SELECT repo_key FROM imp_shared_chunks WHERE chunk = {chunk}"
+        events = views.events_of(family, platform, subset)
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE ru_events AS
-                SELECT * FROM member_events WHERE {_FAM} AND run_id <= $last
-                  AND repo_key IN (SELECT repo_key FROM imp_shared)""",
-            params,
+            f"CREATE OR REPLACE TEMP TABLE ru_events AS SELECT * FROM ({events}) "
+            "WHERE run_id <= $last",
+            {"last": last},
         )
         rollup.add_events(con)
     days = f"SELECT * FROM day_runs WHERE {_FAM} AND run_id <= $last"
     rollup.finish_events(con, family, platform, days, params)
-    for table in ("imp_roles", "imp_runs", "imp_shared"):
+    for table in ("imp_roles", "imp_runs", "imp_shared", "imp_shared_chunks"):
         con.execute(f"DROP TABLE {table}")
     # own day-runs after the import: compared with the state at the last imported one
     con.execute(f"DELETE FROM rollup_repo_runs WHERE {_FAM} AND run_id > $last", params)

@@ -152,40 +152,34 @@ FROM {deltas} WHERE decreased OR departed OR joined_existing
 # new_downloads (the counter appearing is not downloads).
 NO_ALL_TIME = "CASE WHEN i.all_time = false THEN NULL ELSE"
 
-VIEWS_SQL = f"""
-CREATE OR REPLACE VIEW day_runs AS {DAY_CHOICE};
-
--- Candidate change points of each (family, repo): where an interval becomes visible,
--- the first day-run after an interval ends (a departure), and the day-run that first
--- sees each stored counter change.
-CREATE OR REPLACE VIEW member_points AS
-SELECT m.family, m.platform, m.repo_key, d.run_id AS point
-FROM membership m ASOF JOIN day_runs d
+# Candidate change points of each (family, repo) and its events there (the views
+# member_points and member_events), over tables given by name: the views read the
+# warehouse's; `events_of` reads a subset of repos without computing every repo's events.
+POINTS = """SELECT m.family, m.platform, m.repo_key, d.run_id AS point
+FROM {membership} m ASOF JOIN {day_runs} d
   ON d.family = m.family AND d.platform = m.platform AND d.run_id >= m.first_run
 UNION
 SELECT m.family, m.platform, m.repo_key, d.run_id
-FROM membership m ASOF JOIN day_runs d
+FROM {membership} m ASOF JOIN {day_runs} d
   ON d.family = m.family AND d.platform = m.platform AND d.run_id > m.last_run
 UNION
 SELECT f.family, f.platform, c.repo_key, d.run_id
-FROM counts c
-JOIN (SELECT DISTINCT family, platform, repo_key FROM membership) f ON f.repo_key = c.repo_key
-ASOF JOIN day_runs d ON d.family = f.family AND d.platform = f.platform AND d.run_id >= c.run_id;
-
-CREATE OR REPLACE VIEW member_events AS
-WITH state AS (
+FROM {counts} c
+JOIN (SELECT DISTINCT family, platform, repo_key FROM {membership}) f ON f.repo_key = c.repo_key
+ASOF JOIN {day_runs} d ON d.family = f.family AND d.platform = f.platform AND d.run_id >= c.run_id"""
+EVENTS = """WITH state AS (
     SELECT p.family, p.platform, p.repo_key, p.point AS run_id,
            coalesce(m.last_run >= p.point, false) AS is_member,
            m.role, m.relation, m.depth
-    FROM member_points p
-    ASOF LEFT JOIN membership m
+    FROM {points} p
+    ASOF LEFT JOIN {membership} m
       ON m.family = p.family AND m.repo_key = p.repo_key AND m.first_run <= p.point
 ),
 valued AS (
     SELECT s.*, coalesce(c.downloads_all_time, 0) AS all_time,
            coalesce(c.downloads_30d, 0) AS d30, coalesce(c.likes, 0) AS likes
     FROM state s
-    ASOF LEFT JOIN counts c ON c.repo_key = s.repo_key AND c.run_id <= s.run_id
+    ASOF LEFT JOIN {counts} c ON c.repo_key = s.repo_key AND c.run_id <= s.run_id
 ),
 filled AS (
     SELECT v.*,
@@ -210,10 +204,40 @@ SELECT f.family, f.platform, f.repo_key, f.run_id, d.date, f.is_member, f.role, 
        coalesce(lag(CASE WHEN f.is_member THEN f.likes ELSE 0 END) OVER w, 0) AS prev_likes,
        r.created_at, d.prev_started_at
 FROM filled f
-JOIN day_runs d ON d.family = f.family AND d.run_id = f.run_id
+JOIN {day_runs} d ON d.family = f.family AND d.run_id = f.run_id
 JOIN repos r ON r.repo_key = f.repo_key
 WHERE f.contrib IS NOT NULL  -- drop points before the repo's first visible membership
-WINDOW w AS (PARTITION BY f.family, f.repo_key ORDER BY f.run_id);
+WINDOW w AS (PARTITION BY f.family, f.repo_key ORDER BY f.run_id)"""
+_TABLES = {"membership": "membership", "counts": "counts", "day_runs": "day_runs"}
+
+
+def events_of(family: str, platform: str, repos: str) -> str:
+    """SQL of member_events' rows of one family and platform for the repos `repos` (a
+    query of repo_key), from those repos' rows only; values quoted in."""
+    fam = f"family = {_quote(family)} AND platform = {_quote(platform)}"
+    tables = {
+        "membership": f"(SELECT * FROM membership WHERE {fam} AND repo_key IN ({repos}))",
+        "counts": f"(SELECT * FROM counts WHERE repo_key IN ({repos}))",
+        "day_runs": f"(SELECT * FROM day_runs WHERE {fam})",
+    }
+    return EVENTS.format(points=f"({POINTS.format(**tables)})", **tables)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+VIEWS_SQL = f"""
+CREATE OR REPLACE VIEW day_runs AS {DAY_CHOICE};
+
+-- Candidate change points of each (family, repo): where an interval becomes visible,
+-- the first day-run after an interval ends (a departure), and the day-run that first
+-- sees each stored counter change.
+CREATE OR REPLACE VIEW member_points AS
+{POINTS.format(**_TABLES)};
+
+CREATE OR REPLACE VIEW member_events AS
+{EVENTS.format(points="member_points", **_TABLES)};
 
 CREATE OR REPLACE VIEW member_deltas AS
 SELECT d.*, e.date
