@@ -118,16 +118,7 @@ def batches(local: Path, rev: Revision) -> tuple[Iterator[pa.RecordBatch], set[s
     column is missing or mistyped."""
     con = duckdb.connect()
     try:
-        columns = check_layout(
-            con,
-            FILE,
-            f"{FILE} of {rev.day}",
-            local,
-            rev.sha,
-            dataset=DATASET,
-            layout=LAYOUT,
-            optional=OPTIONAL,
-        )
+        columns = _checked(con, local, rev, LAYOUT, OPTIONAL)
     finally:
         con.close()
     wanted = [c for c in (*LAYOUT, *OPTIONAL) if c in columns]
@@ -138,18 +129,34 @@ def batches(local: Path, rev: Revision) -> tuple[Iterator[pa.RecordBatch], set[s
 def all_time(con: duckdb.DuckDBPyConnection, local: Path, rev: Revision) -> str:
     """SQL of the (id, all-time downloads) of a revision's models.parquet, reading those two
     columns only (NULL downloads where the revision has none); checked like `batches`."""
-    columns = check_layout(
-        con,
-        FILE,
-        f"{FILE} of {rev.day}",
-        local,
-        rev.sha,
-        dataset=DATASET,
-        layout={"id": LAYOUT["id"]},
-        optional={"downloadsAllTime": OPTIONAL["downloadsAllTime"]},
+    columns = _checked(
+        con, local, rev, {"id": LAYOUT["id"]}, {"downloadsAllTime": OPTIONAL["downloadsAllTime"]}
     )
     quoted = str(local).replace("'", "''")
     value = (
         'CAST("downloadsAllTime" AS BIGINT)' if "downloadsAllTime" in columns else "NULL::BIGINT"
     )
     return f"SELECT id, {value} AS dl_all FROM read_parquet('{quoted}')"
+
+
+def _checked(
+    con: duckdb.DuckDBPyConnection,
+    local: Path,
+    rev: Revision,
+    layout: dict[str, tuple[str, set[str]]],
+    optional: dict[str, tuple[str, set[str]]],
+) -> set[str]:
+    """The columns of a revision's models.parquet, checked against `layout` (required) and
+    `optional`: one clear line naming the revision when one is missing or mistyped."""
+    return set(
+        check_layout(
+            con,
+            FILE,
+            f"{FILE} of {rev.day}",
+            local,
+            rev.sha,
+            dataset=DATASET,
+            layout=layout,
+            optional=optional,
+        )
+    )
