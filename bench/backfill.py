@@ -38,13 +38,16 @@ TARGET_RSS_MB = 1024
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def sha_for(repos: int, members: int, days: int) -> str:
-    return f"{repos:010x}{members:010x}{days:010x}".ljust(40, "0")[:40]
+def sha_for(repos: int, members: int, days: int, every: int = 1) -> str:
+    return f"{repos:010x}{members:010x}{days:010x}{every - 1:010x}"[:40]
 
 
-def generate(cache: Path, repos: int, members: int, days: int) -> tuple[str, list[str]]:
-    """Write the dataset into the cache (once per size); its sha and series files."""
-    sha = sha_for(repos, members, days)
+def generate(
+    cache: Path, repos: int, members: int, days: int, every: int = 1
+) -> tuple[str, list[str]]:
+    """Write the dataset into the cache (once per size); its sha and series files. Each
+    repo's counters change every `every` days (1: every day)."""
+    sha = sha_for(repos, members, days, every)
     snap = cache / DATASET_DIR / "snapshots" / sha
     done = snap / "meta.json"
     all_days = [FIRST_DAY + timedelta(days=i) for i in range(days)]
@@ -80,7 +83,7 @@ def generate(cache: Path, repos: int, members: int, days: int) -> tuple[str, lis
                   FROM r WHERE parent IS NOT NULL ORDER BY parent)
             TO '{snap / "children.parquet"}' (FORMAT parquet, COMPRESSION zstd)"""
     )
-    _series(con, snap, all_days, months)
+    _series(con, snap, all_days, months, every)
     con.close()
     meta = {"days": [d.isoformat() for d in all_days], "partial": [], "skip_days": []}
     (cache / DATASET_DIR / "refs" / "main").write_text(sha)
@@ -89,7 +92,11 @@ def generate(cache: Path, repos: int, members: int, days: int) -> tuple[str, lis
 
 
 def _series(
-    con: duckdb.DuckDBPyConnection, snap: Path, all_days: list[date], months: list[str]
+    con: duckdb.DuckDBPyConnection,
+    snap: Path,
+    all_days: list[date],
+    months: list[str],
+    every: int,
 ) -> None:
     """The monthly series files, vectorised: each repo's rows are a run of consecutive
     days from its start, so numpy repeats the repos (sorted by id) and counts the days;
@@ -131,15 +138,17 @@ def _series(
                 offsets = np.repeat(np.cumsum(c) - c, c)
                 k = first[rep] + (np.arange(len(rep)) - offsets)
                 i = i_all[rep]
-                dl_all = (i % 1000 + 1) * 1000 + k * (i % 97)
+                # the step the counters are at: one per `every` days, staggered by repo
+                t = (k + i % every) // every
+                dl_all = (i % 1000 + 1) * 1000 + t * (i % 97)
                 pending.append(
                     pa.table(
                         {
                             "id": ids.take(pa.array(rep)),
                             "day": pa.array((k + epoch).astype(np.int32), pa.date32()),
-                            "dl30": pa.array((i % 5000 + k).astype(np.int32)),
+                            "dl30": pa.array((i % 5000 + t).astype(np.int32)),
                             "dl_all": pa.array(dl_all, pa.int64(), mask=k < dl_all_from),
-                            "likes": pa.array((i % 50 + k // 100).astype(np.int32)),
+                            "likes": pa.array((i % 50 + t // 100).astype(np.int32)),
                         },
                         schema=schema,
                     )
@@ -211,7 +220,9 @@ def run(args: argparse.Namespace) -> tuple[list[str], str]:
     """Generate (once) and measure; the markdown lines of the results and the target row."""
     _size(args)
     cache = Path(args.backfill_cache)
-    sha, series = generate(cache, args.backfill_repos, args.backfill_members, args.backfill_days)
+    sha, series = generate(
+        cache, args.backfill_repos, args.backfill_members, args.backfill_days, args.backfill_every
+    )
     snap = cache / DATASET_DIR / "snapshots" / sha
     size = sum(p.stat().st_size for p in (snap / "series").glob("*.parquet"))
     rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{snap}/series/*.parquet')").fetchall()
@@ -238,9 +249,14 @@ def run(args: argparse.Namespace) -> tuple[list[str], str]:
     shape = (args.backfill_repos, members, args.backfill_days)
     if shape != FULL:  # under the limits at a smaller size says nothing of the target
         verdict = f"not measured at the target's size ({verdict} at this size; --backfill-full)"
+    changes = (
+        "counters changing every day"
+        if args.backfill_every == 1
+        else f"counters changing every {args.backfill_every} days"
+    )
     target = (
         f"| backfill of {args.backfill_days} days x {members:,} members (of "
-        f"{args.backfill_repos:,} repos), files local: < {TARGET_CPU_S} s CPU, "
+        f"{args.backfill_repos:,} repos, {changes}), files local: < {TARGET_CPU_S} s CPU, "
         f"< {TARGET_RSS_MB} MB | {full.cpu:.1f} s CPU, {full.peak_rss_mb:.0f} MB | {verdict} |"
     )
     return target_lines(
@@ -251,7 +267,8 @@ def run(args: argparse.Namespace) -> tuple[list[str], str]:
 def target_lines(full, part, naive, args, series, rows, size, cache, months, until, verdict, load):  # type: ignore[no-untyped-def]
     members = args.backfill_members
     return [
-        f"## Backfill: {args.backfill_days} days, {members:,} members of {args.backfill_repos:,} repos",
+        f"## Backfill: {args.backfill_days} days, {members:,} members of {args.backfill_repos:,} "
+        f"repos, counters changing every {args.backfill_every} day(s)",
         "",
         f"Synthetic dataset in the huggingface_hub cache: {len(series)} monthly series files, "
         f"{rows[0][0]:,} rows, {size / 2**20:,.0f} MB (generated once into {cache}, not measured). "
@@ -291,6 +308,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"the target's size: {FULL[2]} days x {FULL[1]:,} members of {FULL[0]:,} repos "
         "(about 3 GB of cache; generating it takes 1-2 min once)",
+    )
+    parser.add_argument(
+        "--backfill-every",
+        type=int,
+        default=1,
+        help="each repo's counters change every N days (default 1: every day, the worst case)",
     )
     parser.add_argument("--naive-months", type=int, default=2)
     parser.add_argument(

@@ -184,8 +184,8 @@ def _by_current_id(scratch: duckdb.DuckDBPyConnection) -> tuple[pa.Table, pa.Tab
     """From the members of each day (scratch table `daily`: MEMBER_COLUMNS, counters, day):
     the members under their newest id (a repo renamed between days is one repo when the
     dataset has its Hub `_id`), with the attributes of their last day; every id each had;
-    and, left in scratch table `rows`, the rows of temp table `imported` (repo_id, day,
-    dl30, dl_all, likes)."""
+    and, left in scratch table `rows`, their rows (repo_id, day, dl30, dl_all, likes), one
+    per repo and day."""
     scratch.execute(
         """
         CREATE TEMP TABLE named AS
@@ -236,10 +236,15 @@ class ScratchRows:
         return {r[0] for r in con.execute("SELECT DISTINCT day FROM scratch.rows").fetchall()}
 
     def read(self, con: Any, chunk: int) -> None:
+        print_ = imports.ROW_PRINT.format(
+            id="r.repo_id", dl30="r.dl30", dl_all="r.dl_all", likes="r.likes"
+        )
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE imported AS
-               SELECT r.* FROM scratch.rows r
-               SEMI JOIN imp_chunks c ON c.repo_id = r.repo_id AND c.chunk = $chunk""",
+            f"""CREATE OR REPLACE TEMP TABLE imported AS
+                SELECT c.repo_key, d.idx, r.dl30, r.dl_all, r.likes, {print_} AS print
+                FROM scratch.rows r
+                JOIN imp_chunks c ON c.repo_id = r.repo_id AND c.chunk = $chunk
+                JOIN imp_days d ON d.day = r.day""",
             {"chunk": chunk},
         )
 

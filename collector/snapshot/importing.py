@@ -20,6 +20,7 @@ from collector.families import Family
 from collector.snapshot import lineage
 from collector.snapshot.stage import EDGE_SCHEMA, Stage
 from collector.sources.items import HUB_ID_RE, Problems, parse_lineage
+from collector.store import imports
 
 # What a lineage gives per member: the columns of a snapshot's member table.
 MEMBER_COLUMNS = [
@@ -305,35 +306,33 @@ class SeriesRows:
             self._read_strays(db)
         # A join, no window: sorting the members' rows (tens of millions) by repo and day
         # to pick one row per pair cost more than the scan itself.
+        print_ = imports.ROW_PRINT.format(id="repo_id", dl30="dl30", dl_all="dl_all", likes="likes")
         db.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE imported AS
-            SELECT n.repo_id, {_VALUES}, n.rank
-            FROM read_parquet($files, union_by_name = true) s
-            JOIN (SELECT * FROM chunk_names WHERE chunk = $chunk AND NOT stray) n
-              ON n.alias = s.id
-            SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
-            UNION ALL
-            SELECT repo_id, day, dl30, dl_all, likes, rank FROM stray_rows WHERE chunk = $chunk
+            SELECT repo_key, d.idx, dl30, dl_all, likes, {print_} AS print, rank
+            FROM (
+                SELECT n.repo_id, n.repo_key, {_VALUES}, n.rank
+                FROM read_parquet($files, union_by_name = true) s
+                JOIN (SELECT * FROM chunk_names WHERE chunk = $chunk AND NOT stray) n
+                  ON n.alias = s.id
+                UNION ALL
+                SELECT repo_id, repo_key, day, dl30, dl_all, likes, rank
+                FROM stray_rows WHERE chunk = $chunk
+            ) JOIN imp_days d USING (day)
             """,
             {"files": self.files, "chunk": chunk},
         )
-        db.execute(
-            """
-            DELETE FROM imported i WHERE i.rank > 0 AND EXISTS (
-                SELECT 1 FROM imported o
-                WHERE o.repo_id = i.repo_id AND o.day = i.day AND o.rank < i.rank)
-            """
-        )
-        db.execute("ALTER TABLE imported DROP COLUMN rank")
+        _first_rank(db, "repo_key, idx")
 
     def _read_strays(self, db: duckdb.DuckDBPyConnection) -> None:
-        """Each id with its repo's chunk (imp_chunks); `stray`: outside the range of the
-        chunk's ids, and read now, once, with every other stray id."""
+        """Each id with its repo's chunk and key (imp_chunks); `stray`: outside the range
+        of the chunk's ids, and read now, once, with every other stray id."""
         db.execute(
             """
             CREATE OR REPLACE TEMP TABLE chunk_names AS
-            WITH n AS (SELECT n.*, c.chunk FROM member_names n JOIN imp_chunks c USING (repo_id))
+            WITH n AS (SELECT n.*, c.repo_key, c.chunk
+                       FROM member_names n JOIN imp_chunks c USING (repo_id))
             SELECT n.*, NOT (n.alias BETWEEN r.lo AND r.hi) AS stray
             FROM n JOIN (SELECT chunk, min(alias) AS lo, max(alias) AS hi FROM n
                          WHERE rank = 0 GROUP BY chunk) r USING (chunk)
@@ -343,7 +342,7 @@ class SeriesRows:
         db.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE stray_rows AS
-            SELECT n.repo_id, {_VALUES}, n.rank, n.chunk
+            SELECT n.repo_id, n.repo_key, {_VALUES}, n.rank, n.chunk
             FROM read_parquet($files, union_by_name = true) s
             JOIN (SELECT * FROM chunk_names WHERE stray) n ON n.alias = s.id
             SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
@@ -354,17 +353,37 @@ class SeriesRows:
         self._strays = True
 
     def read_all(self, db: duckdb.DuckDBPyConnection) -> None:
-        """Temp table `imported` with every member's rows at once (a few days' worth)."""
+        """Temp table `imported` (repo_id, day, dl30, dl_all, likes) with every member's
+        rows at once (a few days' worth, for a cross-check)."""
         self.start(db)
         db.execute(
-            """CREATE OR REPLACE TEMP TABLE imp_chunks AS
-               SELECT DISTINCT repo_id, 0 AS chunk FROM member_names"""
+            f"""
+            CREATE OR REPLACE TEMP TABLE imported AS
+            SELECT n.repo_id, {_VALUES}, n.rank
+            FROM read_parquet($files, union_by_name = true) s
+            JOIN member_names n ON n.alias = s.id
+            SEMI JOIN wanted_days w ON w.day = CAST(s.day AS DATE)
+            """,
+            {"files": self.files},
         )
-        self.read(db, 0)
+        _first_rank(db, "repo_id, day")
 
     def end(self, db: duckdb.DuckDBPyConnection) -> None:
         for table in ("member_names", "wanted_days", "chunk_names", "stray_rows", "imported"):
             db.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _first_rank(db: duckdb.DuckDBPyConnection, key: str) -> None:
+    """Keep, of temp table `imported`'s rows with the same `key` (a repo's day), the one
+    under its lowest-ranked id (member_names.rank); drop the rank."""
+    match = " AND ".join(f"o.{k} = i.{k}" for k in (c.strip() for c in key.split(",")))
+    db.execute(
+        f"""
+        DELETE FROM imported i WHERE i.rank > 0 AND EXISTS (
+            SELECT 1 FROM imported o WHERE {match} AND o.rank < i.rank)
+        """
+    )
+    db.execute("ALTER TABLE imported DROP COLUMN rank")
 
 
 _VALUES = """CAST(s.day AS DATE) AS day, CAST(s.dl30 AS BIGINT) AS dl30,

@@ -104,10 +104,18 @@ class Rows(Protocol):
     each chunk's rows (and the window pass over them) fit in memory whatever the family."""
 
     def read(self, con: duckdb.DuckDBPyConnection, chunk: int) -> None:
-        """Create temp table `imported` (repo_id, day, dl30, dl_all, likes): the rows of
-        the member ids that temp table `imp_chunks` (repo_id, chunk) puts in `chunk`, one
-        row per id and day, on the import's days only."""
+        """Create temp table `imported` (repo_key, idx, dl30, dl_all, likes, print): the
+        rows of the member ids that temp table `imp_chunks` (repo_id, repo_key, chunk) puts
+        in `chunk`, one row per repo and imported day (`idx` of temp table `imp_days`
+        (day, idx)); `print` is ROW_PRINT over the member's id and the row's values (the
+        day's fingerprint). Keys and day numbers, not ids and dates: a chunk's millions of
+        rows are cheaper joined and sorted by integers."""
         ...
+
+
+# The fingerprint of one imported row (its repo's member id and counters); a day's
+# fingerprint is their count and bit_xor: equal rows, equal print.
+ROW_PRINT = "hash({id}, {dl30}, {dl_all}, {likes})"
 
 
 # Rows of one chunk: its window pass sorts them, and the rollup reads them again per
@@ -350,7 +358,7 @@ def _insert(
 
 
 def _chunks(con: duckdb.DuckDBPyConnection, days: int) -> int:
-    """Temp table `imp_chunks` (repo_id, chunk): the members in chunks of about
+    """Temp table `imp_chunks` (repo_id, repo_key, chunk): the members in chunks of about
     ROWS_PER_CHUNK rows (at most one per day each), in order of id (a dataset sorted by id
     then reads each chunk's part of its files only), the ids of one repo together; the
     number of chunks."""
@@ -364,7 +372,7 @@ def _chunks(con: duckdb.DuckDBPyConnection, days: int) -> int:
         ), ranked AS (
             SELECT repo_key, row_number() OVER (ORDER BY first_id) - 1 AS pos FROM k
         )
-        SELECT DISTINCT i.repo_id, CAST(r.pos * $chunks // $keys AS INTEGER) AS chunk
+        SELECT DISTINCT i.repo_id, i.repo_key, CAST(r.pos * $chunks // $keys AS INTEGER) AS chunk
         FROM imp_keys i JOIN ranked r USING (repo_key)
         """,
         {"chunks": chunks, "keys": keys},
@@ -377,30 +385,32 @@ def _insert_chunk(con: duckdb.DuckDBPyConnection, family: str, partial: list[int
     membership and lineage; temp table `imp_points` for the rollup."""
     con.execute(
         """INSERT INTO imp_day_stats
-           SELECT day, count(*), bit_xor(hash(repo_id, dl30, dl_all, likes)),
-                  bool_or(dl_all IS NOT NULL)
-           FROM imported GROUP BY day"""
+           SELECT d.day, count(*), bit_xor(i.print), bool_or(i.dl_all IS NOT NULL)
+           FROM imported i JOIN imp_days d USING (idx) GROUP BY d.day"""
     )
     # Presence: a member is in a day-run when the day has its row; on a partial day, also
     # when it was present the day-run before (kept at its values there, as `stale`).
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE imp_present AS
-        SELECT k.repo_key, d.idx, false AS stale, i.dl30, i.dl_all, i.likes
-        FROM imported i JOIN imp_keys k USING (repo_id) JOIN imp_days d USING (day)
-        """
+        """CREATE OR REPLACE TEMP TABLE imp_stale (
+               repo_key BIGINT, idx INTEGER, dl30 BIGINT, dl_all BIGINT, likes BIGINT)"""
     )
-    con.execute("DROP TABLE imported")  # read: its tens of millions of rows are not needed
     for i in partial:
         con.execute(
             """
-            INSERT INTO imp_present
-            SELECT repo_key, $idx, true, dl30, dl_all, likes
-            FROM imp_present p WHERE p.idx = $idx - 1
-              AND repo_key NOT IN (SELECT repo_key FROM imp_present WHERE idx = $idx)
+            INSERT INTO imp_stale
+            SELECT repo_key, $idx, dl30, dl_all, likes
+            FROM (SELECT repo_key, idx, dl30, dl_all, likes FROM imported
+                  UNION ALL SELECT * FROM imp_stale) p
+            WHERE p.idx = $idx - 1
+              AND repo_key NOT IN (SELECT repo_key FROM imported WHERE idx = $idx)
             """,
             {"idx": i},
         )
+    con.execute(
+        """CREATE OR REPLACE TEMP VIEW imp_present AS
+           SELECT repo_key, idx, false AS stale, dl30, dl_all, likes FROM imported
+           UNION ALL SELECT repo_key, idx, true, dl30, dl_all, likes FROM imp_stale"""
+    )
     con.execute(
         """INSERT INTO imp_run_stats
            SELECT idx, count(*), count(*) FILTER (WHERE stale) FROM imp_present GROUP BY idx"""
@@ -408,7 +418,7 @@ def _insert_chunk(con: duckdb.DuckDBPyConnection, family: str, partial: list[int
     con.execute(
         """
         INSERT INTO stale (run_id, repo_key)
-        SELECT d.run_id, p.repo_key FROM imp_present p JOIN imp_days d USING (idx) WHERE p.stale
+        SELECT d.run_id, s.repo_key FROM imp_stale s JOIN imp_days d USING (idx)
         """
     )
     # Counters where they change from the repo's previous imported row; a missing value
@@ -454,7 +464,10 @@ def _insert_chunk(con: duckdb.DuckDBPyConnection, family: str, partial: list[int
         ) WHERE written OR island_start OR island_end
         """
     )
-    con.execute("DROP TABLE imp_present")  # tens of millions of rows: free them early
+    # the chunk's rows, now in imp_points where needed: free them early
+    con.execute("DROP VIEW imp_present")
+    con.execute("DROP TABLE imported")
+    con.execute("DROP TABLE imp_stale")
     con.execute(
         """
         INSERT INTO counts (repo_key, run_id, downloads_30d, downloads_all_time, likes)
