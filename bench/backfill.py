@@ -9,7 +9,7 @@ groups of 200,000 rows, plus models.parquet, children.parquet and meta.json, lai
 huggingface_hub cache (snapshots/<sha>/...) so `collector backfill` runs offline on it.
 
 Measured (`run`), each in its own process with os.wait4: `collector backfill` over every
-day into an empty warehouse; and, on the first --naive-months months only, the same
+day into an empty warehouse; and, on the first --naive-months months only (0: all), the same
 import by collector and by a naive pandas script (read every column of each month with
 `pandas.read_parquet`, filter with `isin`, lineage in Python, append the rows to DuckDB).
 """
@@ -226,7 +226,8 @@ def run(args: argparse.Namespace) -> tuple[list[str], str]:
     snap = cache / DATASET_DIR / "snapshots" / sha
     size = sum(p.stat().st_size for p in (snap / "series").glob("*.parquet"))
     rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{snap}/series/*.parquet')").fetchall()
-    months = [s[len("series/") : -len(".parquet")] for s in series][: args.naive_months]
+    every_month = [s[len("series/") : -len(".parquet")] for s in series]
+    months = every_month[: args.naive_months or None]  # 0: all of them
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmpdir:
         tmp = Path(tmpdir)
@@ -235,7 +236,8 @@ def run(args: argparse.Namespace) -> tuple[list[str], str]:
             raise RuntimeError(f"collector backfill failed: {full.stderr[-2000:]}")
         last = date.fromisoformat(f"{months[-1]}-01") + timedelta(days=31)
         until = (last.replace(day=1) - timedelta(days=1)).isoformat()
-        part = _collector(cache, sha, tmp, "part", until)
+        # the same months as the naive import: the whole import when it reads them all
+        part = full if months == every_month else _collector(cache, sha, tmp, "part", until)
         script = tmp / "naive.py"
         script.write_text(NAIVE)
         naive = run_measured(
@@ -315,7 +317,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="each repo's counters change every N days (default 1: every day, the worst case)",
     )
-    parser.add_argument("--naive-months", type=int, default=2)
+    parser.add_argument(
+        "--naive-months",
+        type=int,
+        default=2,
+        help="months the naive import (and collector, for comparison) reads; 0: all",
+    )
     parser.add_argument(
         "--backfill-cache",
         default=str(Path(tempfile.gettempdir()) / "collector-bench-hf-cache"),
