@@ -92,25 +92,33 @@ def _tags(repo: str, day: str) -> list[str]:
     return tags
 
 
-def models_file(day: str, rows: dict[str, tuple[int, int, int]] | None = None) -> bytes:
-    """The day's models.parquet, with the columns that revision had."""
+def models_file(
+    day: str,
+    rows: dict[str, tuple[int, int, int]] | None = None,
+    renamed: dict[str, str] | None = None,
+) -> bytes:
+    """The day's models.parquet, with the columns that revision had; `renamed` (old id ->
+    new id): repos listed under a new id, with their `_id` and their own tags unchanged
+    (the tags of their children still name the old id, as on the Hub)."""
     rows = rows or ROWS[day]
-    ids = sorted(rows)
+    hub_ids = {r: f"{n:024x}" for n, r in enumerate(sorted(rows), 1)}  # kept across renames
+    named = {(renamed or {}).get(r, r): r for r in rows}  # id in the file -> repo
+    ids = sorted(named)
     created = datetime(2025, 1, 1, tzinfo=UTC)
     columns: dict[str, pa.Array] = {
         "id": pa.array(ids, pa.string()),
         "author": pa.array([i.split("/")[0] for i in ids], pa.string()),
-        "downloads": pa.array([rows[i][0] for i in ids], pa.int64()),
-        "likes": pa.array([rows[i][2] for i in ids], pa.int64()),
+        "downloads": pa.array([rows[named[i]][0] for i in ids], pa.int64()),
+        "likes": pa.array([rows[named[i]][2] for i in ids], pa.int64()),
         "trendingScore": pa.array([0.5] * len(ids), pa.float64()),
-        "tags": pa.array([_tags(i, day) for i in ids], pa.list_(pa.string())),
+        "tags": pa.array([_tags(named[i], day) for i in ids], pa.list_(pa.string())),
         "pipeline_tag": pa.array(["text-generation"] * len(ids), pa.string()),
         "createdAt": pa.array([created] * len(ids), pa.timestamp("ms", tz="UTC")),
     }
     if day >= "2026-03-02":
-        columns["downloadsAllTime"] = pa.array([rows[i][1] * M for i in ids], pa.int64())
+        columns["downloadsAllTime"] = pa.array([rows[named[i]][1] * M for i in ids], pa.int64())
     if day >= "2026-03-03":  # a drifted revision: an `_id`, createdAt as text, new order
-        columns["_id"] = pa.array([f"{n:024x}" for n in range(1, len(ids) + 1)], pa.string())
+        columns["_id"] = pa.array([hub_ids[named[i]] for i in ids], pa.string())
         columns["createdAt"] = pa.array(["2025-01-01T00:00:00.000Z"] * len(ids), pa.string())
         columns = dict(reversed(list(columns.items())))
     return parquet(pa.table(columns))

@@ -344,3 +344,45 @@ def test_check_compares_own_days_with_each_days_revision(
     assert pinned.output.strip() == (
         "Error: --revision: --source hubstats compares each day with that day's revision"
     )
+
+
+def test_a_tag_naming_its_parent_by_an_id_from_before_a_rename(
+    hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli, isolated_env: Path
+) -> None:
+    # u1/A-ft is listed as u1/A-ft-v2 on 03-04 (same _id); u2/A-ft-gguf's tags still name
+    # u1/A-ft. The Hub resolves such a tag; the import resolves it by the _id u1/A-ft had
+    # on 03-03, so u2/A-ft-gguf stays a member (depth 2) and the repo is counted once.
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    datasets = FakeDatasets().attach(hub)
+    for day, renamed in (("2026-03-03", None), ("2026-03-04", {"u1/A-ft": "u1/A-ft-v2"})):
+        datasets.commit(
+            data.REPO,
+            {"models.parquet": data.models_file(day, renamed=renamed)},
+            "Upload models.parquet with huggingface_hub",
+            datetime.fromisoformat(f"{day}T13:05:00+00:00"),
+        )
+    out = cli("backfill", "--source", "hubstats", "--quiet", now=NOW).stdout
+    assert (
+        "Note: 1 base_model parent named by an id the repo had before a rename, resolved by "
+        "its Hub _id (e.g. u1/a-ft)"
+    ) in out.splitlines()
+    every = sorted(["Qwen/A", "Qwen/B", "u1/A-ft-v2", "u2/A-ft-gguf", "u4/B-lora"])
+    assert members(isolated_env) == {"2026-03-03": every, "2026-03-04": every}
+    assert daily(isolated_env) == [
+        ("2026-03-03", 5, 208, 579 * M, 20, None, "hubstats"),
+        ("2026-03-04", 5, 226, 595 * M, 22, 16 * M, "hubstats"),
+    ]
+    con = duckdb.connect(str(isolated_env), read_only=True)
+    try:
+        lineage = con.execute(
+            """SELECT r.repo_id, m.depth, p.repo_id FROM membership m JOIN repos r
+               USING (repo_key) LEFT JOIN repos p ON p.repo_key = m.parent_key
+               WHERE r.repo_id LIKE 'u%' ORDER BY 1"""
+        ).fetchall()
+    finally:
+        con.close()
+    assert lineage == [
+        ("u1/A-ft-v2", 1, "Qwen/A"),
+        ("u2/A-ft-gguf", 2, "u1/A-ft-v2"),
+        ("u4/B-lora", 1, "Qwen/B"),
+    ]

@@ -30,7 +30,7 @@ from collector.snapshot.backfill import (
     own_members,
     store_import,
 )
-from collector.snapshot.importing import READ_MEMORY_LIMIT, tags_members
+from collector.snapshot.importing import READ_MEMORY_LIMIT, KnownIds, tags_members
 from collector.sources import hubstats, modelpulse
 from collector.sources.items import Problems
 from collector.sources.modelpulse import Progress
@@ -103,6 +103,11 @@ def backfill_hubstats(
     total = sum(p.files.get(hubstats.FILE) or 0 for p in pins)
     progress("download", files=len(pins), total=total)
     problems = Problems()
+    # the ids of the members of the days read so far, by Hub _id: a tag naming a parent
+    # renamed since is resolved through them
+    known = KnownIds(
+        pa.table({"repo_id": pa.array([], pa.string()), "hub_id": pa.array([], pa.string())})
+    )
     no_all_time: list[date] = []
     with tempfile.TemporaryDirectory(prefix="collector-hubstats-") as tmp:
         scratch_path = Path(tmp) / "days.duckdb"
@@ -112,10 +117,11 @@ def backfill_hubstats(
             for rev, pin in zip(todo, pins, strict=True):
                 local = modelpulse.fetch_file(pin, hubstats.FILE, counting)
                 batches, columns = hubstats.batches(local, rev)
-                found = tags_members(batches, family, problems)
+                found = tags_members(batches, family, problems, known)
                 if "downloadsAllTime" not in columns:
                     no_all_time.append(rev.day)
                 _keep_day(scratch, found, rev.day)
+                known.table = _known_ids(scratch, known.table, found)
             if not todo:  # nothing in range: the days imported before are dropped
                 _keep_day(scratch, tags_members([], family, problems), None)
             members, names = _by_current_id(scratch)
@@ -146,6 +152,12 @@ def backfill_hubstats(
             "without downloadsAllTime (all-time downloads shown empty; claims there are "
             "insufficient_data)"
         )
+    if known.resolved:
+        n = len(known.resolved)
+        result.notes.append(
+            f"Note: {n:,} base_model parent{'s' if n != 1 else ''} named by an id the repo "
+            f"had before a rename, resolved by its Hub _id (e.g. {min(known.resolved)})"
+        )
     if problems.total:
         result.notes.append(f"Note: base_model tags not understood: {problems.summary()}")
     result.downloaded = downloaded()
@@ -166,6 +178,20 @@ def _keep_day(scratch: duckdb.DuckDBPyConnection, found: pa.Table, day: date | N
         else:
             scratch.execute("CREATE TABLE daily AS SELECT * FROM _found")
     finally:
+        scratch.unregister("_found")
+
+
+def _known_ids(scratch: duckdb.DuckDBPyConnection, known: pa.Table, found: pa.Table) -> pa.Table:
+    """`known` (repo_id, hub_id) with the ids of the day's members `found` added."""
+    scratch.register("_known", known)
+    scratch.register("_found", found)
+    try:
+        return scratch.sql(
+            """SELECT repo_id, hub_id FROM _known
+               UNION SELECT repo_id, hub_id FROM _found WHERE hub_id IS NOT NULL"""
+        ).to_arrow_table()
+    finally:
+        scratch.unregister("_known")
         scratch.unregister("_found")
 
 

@@ -9,7 +9,7 @@ reach Python.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -137,7 +137,23 @@ def dataset_lineage(models: Path, children: Path, family: Family, revision: str)
     )
 
 
-def tags_members(batches: Iterable[pa.RecordBatch], family: Family, problems: Problems) -> pa.Table:
+@dataclass
+class KnownIds:
+    """The ids repos had where they were seen before (earlier dumps, the warehouse), with
+    their Hub `_id` (`table`: repo_id, hub_id): a base_model tag written before its parent
+    was renamed names the old id, which `tags_members` resolves through them, adding it to
+    `resolved` (lower case)."""
+
+    table: pa.Table
+    resolved: set[str] = field(default_factory=set)
+
+
+def tags_members(
+    batches: Iterable[pa.RecordBatch],
+    family: Family,
+    problems: Problems,
+    known: KnownIds | None = None,
+) -> pa.Table:
     """The family's members in one dump of every Hub model (batches with the Hub's names:
     `id`, `tags`, `downloads`, `likes`, and when present `downloadsAllTime`, `_id`,
     `author`, `createdAt`, `pipeline_tag`, `library_name`), by the same rules as a snapshot
@@ -145,7 +161,10 @@ def tags_members(batches: Iterable[pa.RecordBatch], family: Family, problems: Pr
     (downloads_30d, downloads_all_time, likes; NULL where the dump has none).
 
     Only the repos that can be members are staged: those with a base_model tag, and those
-    whose author or id names one of the family's authors or repos."""
+    whose author or id names one of the family's authors or repos. A tag naming a parent
+    by an id the dump does not have is resolved, as the Hub resolves a renamed repo, when
+    `known` (ids seen before, e.g. in earlier dumps) gives that id a Hub `_id` that a repo
+    of the dump has."""
     stage = Stage()
     try:
         db = stage.db
@@ -216,6 +235,8 @@ def tags_members(batches: Iterable[pa.RecordBatch], family: Family, problems: Pr
             finally:
                 db.unregister("_edges")
         db.execute("DROP TABLE IF EXISTS _cand")
+        if known is not None and known.table.num_rows:
+            known.resolved.update(stage.alias_by_hub(known.table))
         stage.finish()
         found = lineage.members(stage, family)[0]
     finally:

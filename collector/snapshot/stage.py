@@ -158,6 +158,32 @@ class Stage:
         """Record what a dangling parent is now called (None: the Hub does not know it)."""
         self.db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", [old_id.lower(), new_id])
 
+    def alias_by_hub(self, known: pa.Table) -> list[str]:
+        """Resolve each dangling parent that `known` (repo_id, hub_id: ids repos had where
+        they were seen before) gives a Hub `_id` to the id a staged repo has under that
+        `_id` (a parent renamed since the tag was written); the parents resolved (lower
+        case)."""
+        self.db.register("_known", known)
+        try:
+            self.db.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE _by_hub AS
+                SELECT d.parent_lc, arg_max(i.repo_id, i.seq)
+                FROM (SELECT DISTINCT lower(parent_id) AS parent_lc FROM raw_edges
+                      WHERE lower(parent_id) NOT IN (SELECT lower(repo_id) FROM raw_items)
+                        AND lower(parent_id) NOT IN (SELECT old_lc FROM aliases)) d
+                JOIN _known k ON lower(k.repo_id) = d.parent_lc
+                JOIN raw_items i ON i.hub_id = k.hub_id
+                GROUP BY d.parent_lc
+                """
+            )
+            self.db.execute("INSERT OR REPLACE INTO aliases SELECT * FROM _by_hub")
+            rows = self.db.execute("SELECT * FROM _by_hub ORDER BY 1").fetchall()
+            self.db.execute("DROP TABLE _by_hub")
+            return [str(r[0]) for r in rows]
+        finally:
+            self.db.unregister("_known")
+
     def unresolved_parents(self) -> list[str]:
         """Dangling parents looked up and not found, by id (lower case)."""
         rows = self.db.execute(
