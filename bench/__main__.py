@@ -11,7 +11,8 @@ Sections (each can be skipped):
   startup   the CLI's start-up (--version, --help, report, verify) against `python -c pass`
   backfill  `collector backfill` of --backfill-days days for --backfill-members members
             out of --backfill-repos repos from a synthetic Model Pulse dataset in the
-            huggingface_hub cache (bench/backfill.py), against a naive pandas import
+            huggingface_hub cache (bench/backfill.py), each repo's counters changing every
+            --backfill-every days, against a naive pandas import (--naive-months; 0: all)
 The results (with the machine's description) go to --out, default bench/results.md.
 """
 
