@@ -30,7 +30,13 @@ from collector.snapshot.backfill import (
     own_members,
     store_import,
 )
-from collector.snapshot.importing import READ_MEMORY_LIMIT, KnownIds, tags_members
+from collector.snapshot.importing import (
+    READ_MEMORY_LIMIT,
+    KnownIds,
+    first_rank,
+    member_names,
+    tags_members,
+)
 from collector.sources import hubstats, modelpulse
 from collector.sources.items import Problems
 from collector.sources.modelpulse import Progress
@@ -105,9 +111,7 @@ def backfill_hubstats(
     problems = Problems()
     # the ids of the members of the days read so far, by Hub _id: a tag naming a parent
     # renamed since is resolved through them
-    known = KnownIds(
-        pa.table({"repo_id": pa.array([], pa.string()), "hub_id": pa.array([], pa.string())})
-    )
+    known = KnownIds()
     no_all_time: list[date] = []
     with tempfile.TemporaryDirectory(prefix="collector-hubstats-") as tmp:
         scratch_path = Path(tmp) / "days.duckdb"
@@ -318,15 +322,7 @@ def check_hubstats(
     scratch = duckdb.connect()
     try:
         scratch.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
-        scratch.register("_names", names)
-        # the newest id of a repo first, when a dump holds it under two
-        scratch.execute(
-            """CREATE TABLE member_names AS
-               SELECT alias, repo_id, row_number() OVER (
-                   PARTITION BY repo_id ORDER BY (alias = repo_id) DESC, alias) AS rank
-               FROM _names"""
-        )
-        scratch.unregister("_names")
+        member_names(scratch, names)
         scratch.execute(
             "CREATE TEMP TABLE imported (repo_id VARCHAR, day DATE, dl_all BIGINT, rank BIGINT)"
         )
@@ -339,11 +335,7 @@ def check_hubstats(
                     JOIN member_names n ON n.alias = s.id""",
                 {"day": rev.day},
             )
-        scratch.execute(
-            """DELETE FROM imported i WHERE EXISTS (
-                   SELECT 1 FROM imported o
-                   WHERE o.repo_id = i.repo_id AND o.day = i.day AND o.rank < i.rank)"""
-        )
+        first_rank(scratch, "repo_id, day")
         result["days"] = compare(scratch, own, [r.day for r in todo])
     finally:
         scratch.close()

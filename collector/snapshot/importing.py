@@ -139,12 +139,16 @@ def dataset_lineage(models: Path, children: Path, family: Family, revision: str)
 
 @dataclass
 class KnownIds:
-    """The ids repos had where they were seen before (earlier dumps, the warehouse), with
-    their Hub `_id` (`table`: repo_id, hub_id): a base_model tag written before its parent
-    was renamed names the old id, which `tags_members` resolves through them, adding it to
+    """The ids repos had where they were seen before (e.g. earlier dumps), with their Hub
+    `_id` (`table`: repo_id, hub_id): a base_model tag written before its parent was
+    renamed names the old id, which `tags_members` resolves through them, adding it to
     `resolved` (lower case)."""
 
-    table: pa.Table
+    table: pa.Table = field(
+        default_factory=lambda: pa.table(
+            {"repo_id": pa.array([], pa.string()), "hub_id": pa.array([], pa.string())}
+        )
+    )
     resolved: set[str] = field(default_factory=set)
 
 
@@ -295,20 +299,11 @@ class SeriesRows:
         """Temp tables of the members' ids and the days; the days with rows."""
         db.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
         db.execute("SET preserve_insertion_order = false")
-        db.register("_names", self.names)
+        member_names(db, self.names)
         db.register("_days", pa.table({"day": pa.array(self.days, pa.date32())}))
         try:
-            # rank 0: the id a repo's rows count under when a day has several (its newest
-            # id, else the smallest); only rows under another id need a look at the others
-            db.execute(
-                """CREATE OR REPLACE TEMP TABLE member_names AS
-                   SELECT alias, repo_id, row_number() OVER (
-                       PARTITION BY repo_id ORDER BY (alias = repo_id) DESC, alias) - 1 AS rank
-                   FROM _names"""
-            )
             db.execute("CREATE OR REPLACE TEMP TABLE wanted_days AS SELECT * FROM _days")
         finally:
-            db.unregister("_names")
             db.unregister("_days")
         if not self.files:  # no day of the dataset in range
             return set()
@@ -344,7 +339,7 @@ class SeriesRows:
             """,
             {"files": self.files, "chunk": chunk},
         )
-        _first_rank(db, "repo_key, idx")
+        first_rank(db, "repo_key, idx")
 
     def _read_strays(self, db: duckdb.DuckDBPyConnection) -> None:
         """Each id with its repo's chunk and key (imp_chunks); `stray`: outside the range
@@ -387,14 +382,30 @@ class SeriesRows:
             """,
             {"files": self.files},
         )
-        _first_rank(db, "repo_id, day")
+        first_rank(db, "repo_id, day")
 
     def end(self, db: duckdb.DuckDBPyConnection) -> None:
         for table in ("member_names", "wanted_days", "chunk_names", "stray_rows", "imported"):
             db.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _first_rank(db: duckdb.DuckDBPyConnection, key: str) -> None:
+def member_names(db: duckdb.DuckDBPyConnection, names: pa.Table) -> None:
+    """Temp table `member_names` (alias, repo_id, rank) from `names` (alias, repo_id):
+    rank 0 is the id a repo's rows count under when a day has several (its newest id,
+    else the smallest); only rows under another id need a look at the others."""
+    db.register("_names", names)
+    try:
+        db.execute(
+            """CREATE OR REPLACE TEMP TABLE member_names AS
+               SELECT alias, repo_id, row_number() OVER (
+                   PARTITION BY repo_id ORDER BY (alias = repo_id) DESC, alias) - 1 AS rank
+               FROM _names"""
+        )
+    finally:
+        db.unregister("_names")
+
+
+def first_rank(db: duckdb.DuckDBPyConnection, key: str) -> None:
     """Keep, of temp table `imported`'s rows with the same `key` (a repo's day), the one
     under its lowest-ranked id (member_names.rank); drop the rank."""
     match = " AND ".join(f"o.{k} = i.{k}" for k in (c.strip() for c in key.split(",")))
